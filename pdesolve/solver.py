@@ -1,0 +1,240 @@
+"""Time integration of a :class:`~pdesolve.problem.Problem` on its grid.
+
+One step of size Δt with Strang splitting is R(Δt/2) ∘ T(Δt) ∘ R(Δt/2):
+
+* T: transport ∂t μ = ∇·(μ∇V) + τΔμ by an SSP Runge–Kutta method over the
+  upwind finite-volume operator of :mod:`pdesolve.kernels.transport`, V re-evaluated
+  (F + K⋆μ) at every stage;
+* R: reaction with U frozen, solved exactly per cell (:mod:`pdesolve.kernels.reaction`);
+  balanced reactions are rescaled to the pre-step mass, the reinjection reaction too
+  (its continuous flow conserves mass).
+
+All work arrays are allocated once, in the constructor.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels import reaction as rk
+from .kernels import transport as tk
+from .problem import Problem, Scheme
+
+# SSP Runge–Kutta tableaux in Shu–Osher form: stage s is
+# μ^(s) = a_s μ^(0) + b_s (μ^(s−1) + Δt L(μ^(s−1))).
+SSP_STAGES = {
+    "ssprk2": ((0.0, 1.0), (0.5, 0.5)),
+    "ssprk3": ((0.0, 1.0), (0.75, 0.25), (1.0 / 3.0, 2.0 / 3.0)),
+}
+
+
+class StabilityError(RuntimeError):
+    """A fixed Δt exceeds the scheme's stability limit."""
+
+
+class Solver:
+    """Integrates ``problem`` from the density ``mu0`` with the given ``scheme``.
+
+    ``mu`` is the current density (grid-shaped view of an internal buffer), ``t`` the
+    time and ``steps`` the number of steps taken.
+    """
+
+    def __init__(self, problem: Problem, scheme: Scheme, mu0: np.ndarray, t0: float = 0.0):
+        grid = problem.grid
+        mu0 = np.asarray(mu0, dtype=np.float64)
+        if mu0.shape != grid.shape:
+            raise ValueError(f"initial density has shape {mu0.shape}, grid {grid.shape}")
+        if not np.all(np.isfinite(mu0)) or np.any(mu0 < 0):
+            raise ValueError("initial density must be finite and non-negative")
+        self.problem = problem
+        self.scheme = scheme
+        self.t = float(t0)
+        self.steps = 0
+        size = grid.size
+        self._mu = np.ascontiguousarray(mu0).reshape(size).copy()
+        self._stage = np.empty(size)
+        self._next = np.empty(size)
+        self._v = np.empty(size)
+        self._u = np.empty(size)
+        self._interaction = np.empty(grid.shape)
+        self._speeds = np.zeros(3)
+        self._f = problem.potential.reshape(size)
+        self._prior = None if problem.prior is None else problem.prior.reshape(size)
+        self._shape = np.array(grid.cells + (1,) * (3 - grid.ndim), dtype=np.int64)
+        self._periodic = np.array(grid.periodic + (False,) * (3 - grid.ndim))
+        self._inv_h = np.array([1.0 / h for h in grid.spacing] + [1.0] * (3 - grid.ndim))
+        self._stages = SSP_STAGES[scheme.integrator]
+        self._second_order = scheme.order == 2
+        self._diffusion_number = 2.0 * problem.tau * float(np.sum(self._inv_h[: grid.ndim] ** 2))
+        if problem.interaction is None:
+            self._v[:] = self._f
+        self._v_is_current = problem.interaction is None  # does _v hold V(μ) for the current μ?
+
+    # -- state -------------------------------------------------------------------
+    @property
+    def mu(self) -> np.ndarray:
+        """Current density, grid-shaped (a view: copy it to keep it)."""
+        return self._mu.reshape(self.problem.grid.shape)
+
+    def potential(self, mu: np.ndarray | None = None) -> np.ndarray:
+        """V = F + K ⋆ μ on the grid (a new array), for μ = the current density by default."""
+        flat = self._mu if mu is None else np.ascontiguousarray(mu, dtype=np.float64).reshape(-1)
+        out = np.empty_like(flat)
+        self._evaluate_potential(flat, out)
+        return out.reshape(self.problem.grid.shape)
+
+    def _evaluate_potential(self, mu: np.ndarray, out: np.ndarray) -> None:
+        """out = F + K ⋆ μ (flat arrays)."""
+        interaction = self.problem.interaction
+        if interaction is None:
+            if out is not self._v:
+                out[:] = self._f
+            return
+        interaction.potential(mu.reshape(self.problem.grid.shape), self._interaction)
+        np.add(self._f, self._interaction.reshape(-1), out=out)
+
+    # -- time step ---------------------------------------------------------------
+    def stability_number(self, dt: float) -> float:
+        """ν = Δt (Σ_a 2 max|u_a| / h_a + 2τ Σ_a 1/h_a² + α max_{μ>0} |U − s|) at the current state.
+
+        ν ≤ 1 keeps the forward-Euler transport stage positive (Carrillo–Chertock–Huang:
+        Δt ≤ h / (2 max|u|) in 1-D); the reaction term bounds the splitting error.
+        """
+        return dt * self._rate_bound()
+
+    def _refresh_potential(self) -> None:
+        """Make _v hold V(μ) for the current μ, evaluating it only if μ changed since."""
+        if not self._v_is_current:
+            self._evaluate_potential(self._mu, self._v)
+            self._v_is_current = True
+
+    def _rate_bound(self) -> float:
+        """ν / Δt for the current state (V and U are refreshed as a side effect)."""
+        self._refresh_potential()
+        tk.max_face_speeds(self._v, self._shape, self._periodic, self._inv_h, self._speeds)
+        bound = 2.0 * float(np.dot(self._speeds, self._inv_h)) + self._diffusion_number
+        if self.problem.has_reaction:
+            shift = self._refresh_reaction_potential()
+            bound += self.problem.alpha * rk.max_rate(self._mu, self._u, shift)
+        return bound
+
+    def stable_dt(self) -> float:
+        """The step the scheme takes next: fixed Δt, or cfl / (ν/Δt).  Raises StabilityError
+        when a fixed Δt makes ν > 1."""
+        bound = self._rate_bound()
+        if self.scheme.dt is not None:
+            if self.scheme.dt * bound > 1.0:
+                raise StabilityError(
+                    f"dt = {self.scheme.dt:g} exceeds the stability limit {1.0 / bound:.4g} "
+                    f"(stability number {self.scheme.dt * bound:.3g} > 1) at t = {self.t:g}")
+            return self.scheme.dt
+        if bound == 0.0:
+            return np.inf
+        return self.scheme.cfl / bound
+
+    def step(self, dt: float) -> None:
+        """Advance the state by Δt = ``dt`` (no stability check: see :meth:`stable_dt`)."""
+        if self.scheme.splitting == "strang":
+            self._react(0.5 * dt)
+            self._transport(dt)
+            self._react(0.5 * dt)
+        else:
+            self._transport(dt)
+            self._react(dt)
+        self.t += dt
+        self.steps += 1
+
+    def advance(self, t_target: float, on_step=None) -> None:
+        """Step until ``t`` reaches ``t_target`` exactly (the last step is shortened).
+
+        ``on_step(solver, dt)`` is called after every step.
+        """
+        while self.t < t_target:
+            if self.steps >= self.scheme.max_steps:
+                raise StabilityError(f"max_steps = {self.scheme.max_steps} reached at t = {self.t:g}")
+            dt = self.stable_dt()
+            remaining = t_target - self.t
+            if dt >= remaining or remaining - dt < 1e-12 * max(1.0, t_target):
+                dt = remaining
+                self.step(dt)
+                self.t = t_target
+            else:
+                self.step(dt)
+            if on_step is not None:
+                on_step(self, dt)
+
+    # -- operators ---------------------------------------------------------------
+    def _transport(self, dt: float) -> None:
+        """μ ← T(Δt) μ by the SSP Runge–Kutta stages of the scheme."""
+        tau = self.problem.tau
+        theta = self.scheme.theta
+        base = self._mu
+        current = self._mu
+        targets = (self._stage, self._next)
+        for index, (weight_base, weight_stage) in enumerate(self._stages):
+            out = targets[index % 2]
+            if current is self._mu:
+                self._refresh_potential()
+            else:
+                self._evaluate_potential(current, self._v)
+            tk.transport_stage(current, self._v, base, weight_base, weight_stage, dt,
+                               self._shape, self._periodic, self._inv_h, theta,
+                               self._second_order, tau, out)
+            current = out
+        self._mu[:] = current
+        self._v_is_current = self.problem.interaction is None
+
+    def _refresh_reaction_potential(self) -> float:
+        """Set U = V + τ(log μ + 1) from the current V; return the shift s of the reaction rate."""
+        problem = self.problem
+        rk.total_potential(self._v, self._mu, problem.tau, self._u)
+        mass, first = rk.moment_sums(self._mu, self._u)
+        if problem.reaction == "balanced":
+            return first / mass if mass > 0 else 0.0
+        if problem.reaction == "reinjection":
+            v_bar_m = first * problem.grid.cell_volume
+            total = mass * problem.grid.cell_volume
+            return min(v_bar_m, 0.0) / total if total > 0 else 0.0
+        return 0.0
+
+    def _react(self, dt: float) -> None:
+        """μ ← R(Δt) μ with U frozen at the current state."""
+        problem = self.problem
+        if not problem.has_reaction:
+            return
+        self._refresh_potential()
+        mass_before = float(np.sum(self._mu))
+        shift = self._refresh_reaction_potential()
+        if problem.reaction == "reinjection":
+            _, first = rk.moment_sums(self._mu, self._u)
+            source = max(first * problem.grid.cell_volume, 0.0)
+            mass_after = rk.reinjection_reaction(self._mu, self._u, self._prior, shift, source,
+                                                 problem.alpha, dt)
+        else:
+            mass_after = rk.exponential_reaction(self._mu, self._u, shift, problem.alpha * dt)
+        if problem.reaction in ("balanced", "reinjection") and mass_after > 0:
+            rk.scale(self._mu, mass_before / mass_after)
+        self._v_is_current = problem.interaction is None
+
+    # -- diagnostics support -------------------------------------------------------
+    def rates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(U, transport rate, reaction rate) at the current state, grid-shaped new arrays.
+
+        Transport rate −Σ_a δΦ_a/h_a; reaction rate −α(U − Ū)μ, −αUμ, 0, or
+        −αUμ + α max(V̄_m,0) μ_b + α min(V̄_m,0) μ/M for the reinjection variant.
+        """
+        problem = self.problem
+        shape = problem.grid.shape
+        self._refresh_potential()
+        shift = self._refresh_reaction_potential()
+        transport = np.empty_like(self._mu)
+        tk.transport_rhs(self._mu, self._v, self._shape, self._periodic, self._inv_h,
+                         self.scheme.theta, self._second_order, problem.tau, transport)
+        if not problem.has_reaction:
+            reaction = np.zeros_like(self._mu)
+        else:
+            reaction = -problem.alpha * (self._u - shift) * self._mu
+            if problem.reaction == "reinjection":
+                _, first = rk.moment_sums(self._mu, self._u)
+                source = max(first * problem.grid.cell_volume, 0.0)
+                reaction += problem.alpha * source * self._prior
+        return self._u.reshape(shape).copy(), transport.reshape(shape), reaction.reshape(shape)

@@ -9,6 +9,7 @@ import numpy as np
 from .grid import Grid
 
 REACTIONS = ("balanced", "unbalanced", "none", "reinjection")
+LIMITER_THETA = {"extremum": 0.0, "minmod": 1.0, "mc": 2.0}
 
 
 class GridInteraction(Protocol):
@@ -24,7 +25,8 @@ class Problem:
     ``reaction`` selects R: ``balanced`` (U − Ū)μ (seed (13)), ``unbalanced`` U μ
     (seed (12)), ``none``, or ``reinjection``: U μ − max(V̄_m, 0) μ_b − min(V̄_m, 0) μ/M
     with V̄_m = ∫U dμ and M = ∫dμ (DESIGN §1), which needs ``prior`` = μ_b of mass 1.
-    ``interaction`` is None when K = 0.  ``loss_offset`` turns the energy into the
+    ``interaction`` is None when K = 0.  ``transport`` False drops the ∇·(μ∇U) term
+    (pure birth–death).  ``loss_offset`` turns the energy into the
     network loss ½‖f − f_μ‖² = E + ½‖f‖² for neuron-form cases.
     """
 
@@ -36,6 +38,7 @@ class Problem:
     tau: float = 0.0
     prior: np.ndarray | None = None
     loss_offset: float | None = None
+    transport: bool = True
 
     def __post_init__(self):
         if self.reaction not in REACTIONS:
@@ -63,7 +66,8 @@ class Scheme:
     """Discretisation choices.
 
     ``order`` 1 (cell values at faces) or 2 (limited linear reconstruction with
-    generalised-minmod parameter ``theta``: 1 minmod, 2 monotonised central);
+    generalised-minmod parameter ``theta``: 1 minmod, 2 monotonised central, 0 the
+    extremum-preserving variant of :func:`pdesolve.kernels.transport.limited_slope`);
     ``integrator`` ssprk2 or ssprk3 for transport; ``splitting`` strang
     (R(Δt/2) T(Δt) R(Δt/2)) or lie (T(Δt) R(Δt)); Δt = cfl / ν with the stability
     number ν of :meth:`pdesolve.solver.Solver.stability_number`, unless ``dt`` is fixed.
@@ -80,8 +84,8 @@ class Scheme:
     def __post_init__(self):
         if self.order not in (1, 2):
             raise ValueError("order must be 1 or 2")
-        if not 1.0 <= self.theta <= 2.0:
-            raise ValueError("theta must lie in [1, 2]")
+        if not (self.theta == 0.0 or 1.0 <= self.theta <= 2.0):
+            raise ValueError("theta must be 0 (extremum-preserving) or lie in [1, 2]")
         if self.integrator not in ("ssprk2", "ssprk3"):
             raise ValueError("integrator must be ssprk2 or ssprk3")
         if self.splitting not in ("strang", "lie"):

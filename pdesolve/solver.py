@@ -6,8 +6,8 @@ One step of size Δt with Strang splitting is R(Δt/2) ∘ T(Δt) ∘ R(Δt/2):
   upwind finite-volume operator of :mod:`pdesolve.kernels.transport`, V re-evaluated
   (F + K⋆μ) at every stage;
 * R: reaction with U frozen, solved exactly per cell (:mod:`pdesolve.kernels.reaction`);
-  balanced reactions are rescaled to the pre-step mass, the reinjection reaction too
-  (its continuous flow conserves mass).
+  balanced and reinjection reactions conserve mass, so the step is rescaled to the
+  initial mass (round-off then cannot accumulate over steps).
 
 All work arrays are allocated once, in the constructor.
 """
@@ -58,6 +58,7 @@ class Solver:
         self._interaction = np.empty(grid.shape)
         self._speeds = np.zeros(3)
         self._f = problem.potential.reshape(size)
+        self._conserved_mass = float(np.sum(self._mu))  # invariant of balanced/reinjection flows
         self._prior = None if problem.prior is None else problem.prior.reshape(size)
         self._shape = np.array(grid.cells + (1,) * (3 - grid.ndim), dtype=np.int64)
         self._periodic = np.array(grid.periodic + (False,) * (3 - grid.ndim))
@@ -111,7 +112,9 @@ class Solver:
         """ν / Δt for the current state (V and U are refreshed as a side effect)."""
         self._refresh_potential()
         tk.max_face_speeds(self._v, self._shape, self._periodic, self._inv_h, self._speeds)
-        bound = 2.0 * float(np.dot(self._speeds, self._inv_h)) + self._diffusion_number
+        bound = 0.0
+        if self.problem.transport:
+            bound += 2.0 * float(np.dot(self._speeds, self._inv_h)) + self._diffusion_number
         if self.problem.has_reaction:
             shift = self._refresh_reaction_potential()
             bound += self.problem.alpha * rk.max_rate(self._mu, self._u, shift)
@@ -165,6 +168,8 @@ class Solver:
     # -- operators ---------------------------------------------------------------
     def _transport(self, dt: float) -> None:
         """μ ← T(Δt) μ by the SSP Runge–Kutta stages of the scheme."""
+        if not self.problem.transport:
+            return
         tau = self.problem.tau
         theta = self.scheme.theta
         base = self._mu
@@ -202,7 +207,6 @@ class Solver:
         if not problem.has_reaction:
             return
         self._refresh_potential()
-        mass_before = float(np.sum(self._mu))
         shift = self._refresh_reaction_potential()
         if problem.reaction == "reinjection":
             _, first = rk.moment_sums(self._mu, self._u)
@@ -212,7 +216,7 @@ class Solver:
         else:
             mass_after = rk.exponential_reaction(self._mu, self._u, shift, problem.alpha * dt)
         if problem.reaction in ("balanced", "reinjection") and mass_after > 0:
-            rk.scale(self._mu, mass_before / mass_after)
+            rk.scale(self._mu, self._conserved_mass / mass_after)
         self._v_is_current = problem.interaction is None
 
     # -- diagnostics support -------------------------------------------------------
@@ -226,9 +230,10 @@ class Solver:
         shape = problem.grid.shape
         self._refresh_potential()
         shift = self._refresh_reaction_potential()
-        transport = np.empty_like(self._mu)
-        tk.transport_rhs(self._mu, self._v, self._shape, self._periodic, self._inv_h,
-                         self.scheme.theta, self._second_order, problem.tau, transport)
+        transport = np.zeros_like(self._mu)
+        if problem.transport:
+            tk.transport_rhs(self._mu, self._v, self._shape, self._periodic, self._inv_h,
+                             self.scheme.theta, self._second_order, problem.tau, transport)
         if not problem.has_reaction:
             reaction = np.zeros_like(self._mu)
         else:

@@ -33,12 +33,22 @@ def neighbour(i, offset, n, periodic):
 
 @njit(inline="always")
 def limited_slope(left, centre, right, theta):
-    """Generalised minmod  σ = minmod(θ(μ_c − μ_l), (μ_r − μ_l)/2, θ(μ_r − μ_c)).
+    """Limited difference σ (slope × h) of the linear reconstruction in a cell.
 
-    θ = 1 is minmod, θ = 2 the monotonised-central limiter; both keep μ_c ± σ/2 ≥ 0.
+    θ ∈ [1, 2]: generalised minmod σ = minmod(θ(μ_c − μ_l), (μ_r − μ_l)/2, θ(μ_r − μ_c))
+    (θ = 1 minmod, θ = 2 monotonised central), total-variation diminishing.
+    θ = 0 selects the extremum-preserving variant: the same with θ = 2 away from
+    extrema, but at a smooth extremum (|μ_r − μ_l|/2 ≤ |μ_r − 2μ_c + μ_l|) the centred
+    difference, capped at |σ| ≤ 2μ_c.  Every variant keeps both face values μ_c ± σ/2 ≥ 0,
+    which is what positivity and energy dissipation of the scheme need.
     """
-    a = theta * (centre - left)
     b = 0.5 * (right - left)
+    if theta == 0.0:
+        if (centre - left) * (right - centre) < 0.0 and abs(b) <= abs(right - 2.0 * centre + left):
+            cap = 2.0 * max(centre, 0.0)
+            return min(max(b, -cap), cap)
+        theta = 2.0
+    a = theta * (centre - left)
     c = theta * (right - centre)
     if a > 0.0 and b > 0.0 and c > 0.0:
         return min(a, b, c)

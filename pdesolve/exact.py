@@ -1,0 +1,108 @@
+"""Exact Gaussian solutions of the transport/birth–death equation (DESIGN §3, from seed (14)).
+
+Setting: F = (a/2)|θ|², optional quadratic interaction k(x) = (b/2)|x|², μ₀ = M₀ N(m₀, s₀² I).
+Every case keeps μ_t Gaussian; each axis evolves independently with precision p = 1/s²:
+
+* transport (+ diffusion τ):          m = m₀ e^{−at},  s² = τ/a + (s₀² − τ/a) e^{−2at}
+* balanced reaction only:             p = p₀ + α a t,  m p = m₀ p₀
+* transport + balanced reaction, b ≥ 0:
+      p = (p₀ + α/2) e^{2(a+b)t} − α/2,  m = m₀ e^{−at} (p₀ e^{2(a+b)t} / p)^{a/(a+b)}
+* unbalanced (12) with b = 0: same shape as the balanced case; the mass obeys
+      dM/dt = −α ∫V dμ = −α M (a/2) Σ_axes (m² + s²).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import quad
+
+from .grid import Grid
+
+
+@dataclass(frozen=True)
+class GaussianState:
+    """M N(mean, diag(variance)) at one time."""
+
+    mass: float
+    mean: np.ndarray
+    variance: np.ndarray
+
+    def density(self, grid: Grid) -> np.ndarray:
+        """Point values of M Π_a N(x_a; mean_a, variance_a) at the cell centres."""
+        values = np.full(grid.shape, self.mass)
+        for axis, coords in enumerate(grid.mesh()):
+            var = self.variance[axis]
+            values = values * np.exp(-(coords - self.mean[axis]) ** 2 / (2 * var)) / np.sqrt(2 * np.pi * var)
+        return values
+
+
+@dataclass(frozen=True)
+class GaussianFlow:
+    """The exact flow of DESIGN §3 for F = (a/2)|θ|², k = (b/2)|x|², start M₀ N(m₀, s₀²).
+
+    ``reaction`` is "none", "balanced" or "unbalanced"; ``transport`` False gives pure
+    birth–death.  Combinations without a closed form raise ValueError.
+    """
+
+    a: float
+    m0: tuple[float, ...]
+    s0: float
+    alpha: float = 0.0
+    b: float = 0.0
+    tau: float = 0.0
+    reaction: str = "none"
+    transport: bool = True
+    mass0: float = 1.0
+
+    def __post_init__(self):
+        has_reaction = self.reaction != "none" and self.alpha > 0
+        if self.tau > 0 and has_reaction:
+            raise ValueError("no closed form with both diffusion and reaction")
+        if not self.transport and (self.b != 0 or self.tau > 0 or not has_reaction):
+            raise ValueError("without transport only pure reaction with b = 0 has a closed form")
+        if self.reaction == "unbalanced" and self.b != 0:
+            raise ValueError("the unbalanced closed form needs b = 0")
+
+    def _shape(self, t: float) -> tuple[np.ndarray, float]:
+        """(mean per axis, variance) of the normalised density at time t."""
+        m0 = np.asarray(self.m0, dtype=float)
+        a, b, alpha = self.a, self.b, self.alpha
+        p0 = 1.0 / self.s0 ** 2
+        has_reaction = self.reaction != "none" and alpha > 0
+        if not self.transport:
+            p = p0 + alpha * a * t
+            return m0 * p0 / p, 1.0 / p
+        if not has_reaction:
+            if self.tau > 0:
+                var = self.tau / (a + b) + (self.s0 ** 2 - self.tau / (a + b)) * np.exp(-2 * (a + b) * t)
+            else:
+                var = self.s0 ** 2 * np.exp(-2 * (a + b) * t)
+            return m0 * np.exp(-a * t), var
+        growth = np.exp(2 * (a + b) * t)
+        p = (p0 + alpha / 2) * growth - alpha / 2
+        mean = m0 * np.exp(-a * t) * (p0 * growth / p) ** (a / (a + b))
+        return mean, 1.0 / p
+
+    def mass(self, t: float) -> float:
+        """M(t): constant except for the unbalanced reaction, where it integrates the mass ODE."""
+        if self.reaction != "unbalanced" or self.alpha == 0:
+            return self.mass0
+
+        def rate(s):
+            mean, var = self._shape(s)
+            return self.alpha * 0.5 * self.a * float(np.sum(mean ** 2 + var))
+
+        integral, _ = quad(rate, 0.0, t, epsabs=1e-13, epsrel=1e-12)
+        return self.mass0 * np.exp(-integral)
+
+    def state(self, t: float) -> GaussianState:
+        mean, var = self._shape(t)
+        ndim = len(self.m0)
+        return GaussianState(self.mass(t), np.asarray(mean, dtype=float), np.full(ndim, var, dtype=float))
+
+
+def gibbs_density(grid: Grid, potential: np.ndarray, tau: float, mass: float = 1.0) -> np.ndarray:
+    """Stationary state for τ > 0 and K = 0: μ* = M exp(−F/τ) / ∫exp(−F/τ)."""
+    weights = np.exp(-(potential - potential.min()) / tau)
+    return mass * weights / grid.integrate(weights)

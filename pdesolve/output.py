@@ -1,0 +1,338 @@
+"""HDF5 result files: one file per run, written atomically, read back as a `Result`.
+
+Layout of a result file (all floating-point data float64)::
+
+    /                       attrs: pdesolve_version, case_text (the case file verbatim),
+                                   case_source (where it came from), created (ISO 8601, UTC),
+                                   status ("running" while written, "complete" after finish),
+                                   plus any extra attributes of the run (e.g. title)
+    /grid                   attrs: lower (d,), upper (d,), cells (d,), periodic (d,) int8 0/1,
+                                   boundary (d,) strings "noflux" | "periodic"
+    /grid/x, /grid/y, /grid/z      cell centres per axis (only the case's d axes);
+                                   HDF5 dimension scales
+    /snapshots/time         (n,)             snapshot times; dimension scale "time"
+    /snapshots/mu           (n, *cells)      density μ at each time
+    /snapshots/V            (n, *cells)      potential V at each time (only if saved)
+    /snapshots/x, y, z      hard links to /grid/x, y, z
+    /diagnostics/<name>     (m,)             one column per diagnostic (t, mass, energy, ...);
+                                             if a column "t" exists it is the dimension scale
+                                             of the others
+    /summary                attrs: end-of-run summary (written by finish)
+
+`mu` and `V` are chunked one snapshot per chunk, gzip-compressed at the chosen level
+with the shuffle filter (level 0: no filters). Their first dimension is attached to
+/snapshots/time and the spatial dimensions to the axis datasets, so netCDF-4 readers
+see named, coordinated dimensions.
+
+Reading with plain h5py::
+
+    import h5py
+    with h5py.File("run.h5", "r") as f:
+        t = f["snapshots/time"][:]
+        mu_last = f["snapshots/mu"][-1]           # reads one snapshot only
+        x = f["grid/x"][:]
+        energy = f["diagnostics/energy"][:]
+        title = f.attrs.get("title")
+
+Reading with xarray (xarray and h5netcdf are not dependencies of pdesolve; this was
+checked with xarray 2026.9 and h5netcdf 1.8)::
+
+    import xarray as xr
+    snaps = xr.open_dataset("run.h5", group="snapshots", engine="h5netcdf", phony_dims="sort")
+    diags = xr.open_dataset("run.h5", group="diagnostics", engine="h5netcdf", phony_dims="sort")
+    snaps.mu.sel(time=1.0, method="nearest")    # coordinates time, x, y, z are attached
+    tree = xr.open_datatree("run.h5", engine="h5netcdf", phony_dims="sort")  # all groups
+
+/diagnostics without a "t" column has no named dimension; `phony_dims="sort"` names it
+``phony_dim_0`` the way netCDF-C would.
+
+Or, within pdesolve, `read_result(path)` loads everything into a `Result`, and
+`open_result(path)` validates the file and returns the open h5py.File for lazy access.
+
+While a run is being written the data live in a hidden ``.<name>.<pid>.partial`` file
+beside the target; `ResultWriter.finish` renames it into place, so a file at the
+target path is always complete. A partial file left by a killed process can be read
+with ``read_result(partial, allow_incomplete=True)``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import h5py
+import numpy as np
+
+from . import __version__
+from .grid import AXIS_NAMES, Grid
+
+STATUS_RUNNING = "running"
+STATUS_COMPLETE = "complete"
+_RESERVED_ROOT_ATTRS = ("pdesolve_version", "case_text", "case_source", "created", "status")
+_TIME_CHUNK = 256
+_DIAGNOSTICS_CHUNK = 1024
+
+
+class ResultFormatError(ValueError):
+    """The file is not a (complete) pdesolve result."""
+
+
+@dataclass
+class Result:
+    """Everything stored in a result file, loaded into memory."""
+
+    grid: Grid
+    times: np.ndarray                 # (n,)
+    mu: np.ndarray                    # (n, *grid.shape)
+    V: np.ndarray | None              # (n, *grid.shape) or None when not saved
+    diagnostics: dict[str, np.ndarray]
+    attrs: dict[str, Any]
+    summary: dict[str, Any]
+
+
+class ResultWriter:
+    """Write one run to ``path`` through a temporary file renamed into place by `finish`.
+
+    Use as a context manager: leaving the block without `finish` (normally or by an
+    exception) calls `abort`, which deletes the temporary file.
+    """
+
+    def __init__(self, path: str | os.PathLike, grid: Grid, *, case_text: str, case_source: str,
+                 attrs: Mapping[str, Any] = MappingProxyType({}), save_potential: bool = True,
+                 compression: int = 4, force: bool = False):
+        self.path = Path(path)
+        if self.path.exists() and not force:
+            raise FileExistsError(f"{self.path} already exists; use --force to overwrite it")
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"output directory {self.path.parent} does not exist")
+        if not 0 <= compression <= 9:
+            raise ValueError(f"compression level must be 0..9, got {compression}")
+        reserved = sorted(set(attrs) & set(_RESERVED_ROOT_ATTRS))
+        if reserved:
+            raise ValueError(f"attrs may not set reserved root attributes {reserved}")
+        self.grid = grid
+        self.force = force
+        self.save_potential = save_potential
+        self.temp_path = self.path.parent / f".{self.path.name}.{os.getpid()}.partial"
+        self._diagnostic_names: tuple[str, ...] | None = None
+        self._file: h5py.File | None = h5py.File(self.temp_path, "w")
+        try:
+            self._write_header(case_text, case_source, attrs, compression)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _write_header(self, case_text: str, case_source: str, attrs: Mapping[str, Any],
+                      compression: int) -> None:
+        f = self._file
+        f.attrs["pdesolve_version"] = __version__
+        f.attrs["case_text"] = case_text
+        f.attrs["case_source"] = case_source
+        f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        f.attrs["status"] = STATUS_RUNNING
+        for key, value in attrs.items():
+            f.attrs[key] = value
+
+        g = self.grid
+        grid_group = f.create_group("grid")
+        grid_group.attrs["lower"] = np.asarray(g.lower, dtype=np.float64)
+        grid_group.attrs["upper"] = np.asarray(g.upper, dtype=np.float64)
+        grid_group.attrs["cells"] = np.asarray(g.cells, dtype=np.int64)
+        grid_group.attrs["periodic"] = np.asarray(g.periodic, dtype=np.int8)
+        grid_group.attrs["boundary"] = ["periodic" if p else "noflux" for p in g.periodic]
+        axis_scales = []
+        for a in range(g.ndim):
+            name = AXIS_NAMES[a]
+            axis = grid_group.create_dataset(name, data=g.axes[a])
+            axis.make_scale(name)
+            axis_scales.append(axis)
+
+        snaps = f.create_group("snapshots")
+        for a, axis in enumerate(axis_scales):
+            snaps[AXIS_NAMES[a]] = axis  # hard link, so /snapshots reads as a netCDF group
+        time = snaps.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64,
+                                    chunks=(_TIME_CHUNK,))
+        time.make_scale("time")
+        filters = (dict(compression="gzip", compression_opts=compression, shuffle=True)
+                   if compression > 0 else {})
+        fields = ("mu", "V") if self.save_potential else ("mu",)
+        for field in fields:
+            ds = snaps.create_dataset(field, shape=(0, *g.shape), maxshape=(None, *g.shape),
+                                      dtype=np.float64, chunks=(1, *g.shape), **filters)
+            ds.dims[0].attach_scale(time)
+            for a, axis in enumerate(axis_scales):
+                ds.dims[a + 1].attach_scale(axis)
+
+        f.create_group("diagnostics")
+
+    def _require_open(self) -> h5py.File:
+        if self._file is None:
+            raise RuntimeError(f"result writer for {self.path} is closed")
+        return self._file
+
+    def add_snapshot(self, t: float, mu: np.ndarray, V: np.ndarray | None = None) -> None:
+        """Append μ (and V when the potential is saved) at time t."""
+        snaps = self._require_open()["snapshots"]
+        shape = self.grid.shape
+        if np.shape(mu) != shape:
+            raise ValueError(f"mu has shape {np.shape(mu)}, grid has shape {shape}")
+        arrays = {"mu": mu}
+        if self.save_potential:
+            if V is None:
+                raise ValueError("V is required: this writer saves the potential")
+            if np.shape(V) != shape:
+                raise ValueError(f"V has shape {np.shape(V)}, grid has shape {shape}")
+            arrays["V"] = V
+        n = snaps["time"].shape[0]
+        # time last: its length counts the snapshots that were written completely
+        for name, values in arrays.items():
+            ds = snaps[name]
+            ds.resize(n + 1, axis=0)
+            ds[n] = values
+        snaps["time"].resize((n + 1,))
+        snaps["time"][n] = t
+
+    def add_diagnostics(self, row: Mapping[str, float]) -> None:
+        """Append one row of diagnostics; the first row fixes the column names."""
+        group = self._require_open()["diagnostics"]
+        if self._diagnostic_names is None:
+            if not row:
+                raise ValueError("a diagnostics row needs at least one column")
+            self._diagnostic_names = tuple(row)
+            for name in self._diagnostic_names:
+                group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=np.float64,
+                                     chunks=(_DIAGNOSTICS_CHUNK,))
+            if "t" in group:
+                group["t"].make_scale("t")
+                for name in self._diagnostic_names:
+                    if name != "t":
+                        group[name].dims[0].attach_scale(group["t"])
+        elif set(row) != set(self._diagnostic_names):
+            raise ValueError(f"diagnostics row has keys {sorted(row)}, "
+                             f"expected {sorted(self._diagnostic_names)}")
+        m = group[self._diagnostic_names[0]].shape[0]
+        for name in self._diagnostic_names:
+            ds = group[name]
+            ds.resize((m + 1,))
+            ds[m] = float(row[name])
+
+    def finish(self, summary: Mapping[str, Any]) -> Path:
+        """Store the summary, mark the file complete and move it to ``path``."""
+        f = self._require_open()
+        if self.path.exists() and not self.force:
+            self.abort()
+            raise FileExistsError(f"{self.path} appeared while writing; use --force to overwrite it")
+        try:
+            group = f.create_group("summary")
+            for key, value in summary.items():
+                group.attrs[key] = value
+            f.attrs["status"] = STATUS_COMPLETE
+            f.flush()
+            f.close()
+            self._file = None
+            with open(self.temp_path, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(self.temp_path, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the temporary file (no-op once finished or aborted)."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            finally:
+                self._file = None
+                self.temp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.abort()
+
+
+def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> h5py.File:
+    """Open a result file read-only after checking that it is a pdesolve result.
+
+    Raises `ResultFormatError` when /grid or /snapshots is missing, or when the status
+    is not "complete" and ``allow_incomplete`` is false. The caller closes the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    if not h5py.is_hdf5(path):
+        raise ResultFormatError(f"{path} is not an HDF5 file, so not a pdesolve result")
+    f = h5py.File(path, "r")
+    try:
+        for group in ("grid", "snapshots", "diagnostics"):
+            if group not in f:
+                raise ResultFormatError(f"{path} is not a pdesolve result (missing group /{group})")
+        status = _plain(f.attrs.get("status", "missing"))
+        if status != STATUS_COMPLETE and not allow_incomplete:
+            raise ResultFormatError(f"{path} is an incomplete pdesolve result (status {status!r});"
+                                    " pass allow_incomplete=True to read it anyway")
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def read_grid(f: h5py.File) -> Grid:
+    """The `Grid` stored in /grid of an open result file."""
+    attrs = f["grid"].attrs
+    return Grid(lower=tuple(attrs["lower"]), upper=tuple(attrs["upper"]),
+                cells=tuple(attrs["cells"]), periodic=tuple(bool(p) for p in attrs["periodic"]))
+
+
+def snapshot_count(f: h5py.File) -> int:
+    """Number of snapshots written completely (all of time, mu and V present)."""
+    snaps = f["snapshots"]
+    return min(snaps[name].shape[0] for name in ("time", "mu", "V") if name in snaps)
+
+
+def read_diagnostics(f: h5py.File) -> dict[str, np.ndarray]:
+    """All diagnostic columns of an open result file, cut to their common length."""
+    group = f["diagnostics"]
+    if not group:
+        return {}
+    m = min(group[name].shape[0] for name in group)
+    return {name: group[name][:m] for name in group}
+
+
+def read_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> Result:
+    """Load a whole result file into memory (see the module docstring for the layout)."""
+    with open_result(path, allow_incomplete=allow_incomplete) as f:
+        n = snapshot_count(f)
+        snaps = f["snapshots"]
+        return Result(
+            grid=read_grid(f),
+            times=snaps["time"][:n],
+            mu=snaps["mu"][:n],
+            V=snaps["V"][:n] if "V" in snaps else None,
+            diagnostics=read_diagnostics(f),
+            attrs=read_attrs(f),
+            summary=read_attrs(f["summary"]) if "summary" in f else {},
+        )
+
+
+def read_attrs(node: h5py.Group | h5py.Dataset) -> dict[str, Any]:
+    """The HDF5 attributes of a group or dataset as plain Python values."""
+    return {key: _plain(value) for key, value in node.attrs.items()}
+
+
+def _plain(value: Any) -> Any:
+    """HDF5 attribute value as a Python object: str, int/float/bool, list of str, or ndarray."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OSU":
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in value.tolist()]
+    return value

@@ -1,0 +1,386 @@
+"""Single-particle potentials F(θ) of the transport equation, with their gradients.
+
+Every potential is a function of ``ndim`` coordinate arrays (axis ``a`` is named
+``AXIS_NAMES[a]``) that broadcast against each other; values and gradients are float64
+arrays of the broadcast shape.  ``loss_offset`` is the constant that turns the energy
+into the loss of the neuron form (½‖f‖² for :class:`MixtureTarget`), or ``None``.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .expression import compile_expression
+from .grid import AXIS_NAMES, Grid
+
+
+def _per_axis(value, ndim: int, name: str) -> np.ndarray:
+    """``value`` (a number, or ``ndim`` numbers) as a float64 vector of length ``ndim``."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim > 1 or (array.ndim == 1 and array.size not in (1, ndim)):
+        raise ValueError(f"{name} must be a number or a list of {ndim} numbers, got {value!r}")
+    return np.broadcast_to(array.reshape(-1), (ndim,)).copy()
+
+
+class Potential(ABC):
+    """F: R^ndim → R, evaluated pointwise on broadcastable coordinate arrays.
+
+    Subclasses implement ``_value`` and ``_gradient`` on coordinate arrays already
+    converted to float64 and broadcast to one shape.
+    """
+
+    ndim: int
+    loss_offset: float | None = None
+
+    @abstractmethod
+    def _value(self, x: list[np.ndarray]) -> np.ndarray:
+        """F at the points x (ndim float64 arrays of one shape)."""
+
+    @abstractmethod
+    def _gradient(self, x: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        """(∂F/∂θ_1, ..., ∂F/∂θ_ndim) at the points x."""
+
+    def __call__(self, *coords: np.ndarray) -> np.ndarray:
+        """F(θ) at the points with coordinates ``coords``, an array of their broadcast shape."""
+        x = self._points(coords)
+        return _full(self._value(x), x[0].shape)
+
+    def gradient(self, *coords: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(∂F/∂θ_1, ..., ∂F/∂θ_ndim) at the points with coordinates ``coords``."""
+        x = self._points(coords)
+        return tuple(_full(g, x[0].shape) for g in self._gradient(x))
+
+    def on_grid(self, grid: Grid) -> np.ndarray:
+        """F at the cell centres of ``grid``, a C-contiguous float64 array of ``grid.shape``."""
+        if grid.ndim != self.ndim:
+            raise ValueError(f"{type(self).__name__} is {self.ndim}-D, the grid {grid.ndim}-D")
+        return np.ascontiguousarray(self(*grid.mesh()), dtype=np.float64)
+
+    def _points(self, coords) -> list[np.ndarray]:
+        """The coordinate arrays as float64, broadcast to their common shape."""
+        if len(coords) != self.ndim:
+            raise TypeError(f"{type(self).__name__} takes {self.ndim} coordinate arrays, "
+                            f"got {len(coords)}")
+        return list(np.broadcast_arrays(*(np.asarray(c, dtype=np.float64) for c in coords)))
+
+
+def _full(value, shape: tuple[int, ...]) -> np.ndarray:
+    """``value`` as a new float64 array of ``shape``."""
+    return np.array(np.broadcast_to(np.asarray(value, dtype=np.float64), shape))
+
+
+class ZeroPotential(Potential):
+    """F = 0."""
+
+    def __init__(self, ndim: int):
+        self.ndim = ndim
+
+    def _value(self, x):
+        return 0.0
+
+    def _gradient(self, x):
+        return (0.0,) * self.ndim
+
+
+class Quadratic(Potential):
+    """F(θ) = ½ Σ_a k_a (θ_a − c_a)²,  ∂F/∂θ_a = k_a (θ_a − c_a)."""
+
+    def __init__(self, center: Sequence[float], stiffness: Sequence[float] | float):
+        self.center = np.atleast_1d(np.asarray(center, dtype=np.float64))
+        self.ndim = self.center.size
+        self.stiffness = _per_axis(stiffness, self.ndim, "stiffness")
+
+    def _value(self, x):
+        return sum(0.5 * k * (xa - c) ** 2 for xa, c, k in zip(x, self.center, self.stiffness))
+
+    def _gradient(self, x):
+        return tuple(k * (xa - c) for xa, c, k in zip(x, self.center, self.stiffness))
+
+
+class DoubleWell(Potential):
+    """F(θ) = depth Σ_a ((θ_a − c_a)² − r²)² / r⁴.
+
+    Minima F = 0 at θ_a = c_a ± r, a barrier of height ``depth`` per axis at θ_a = c_a;
+    ∂F/∂θ_a = 4 depth (θ_a − c_a) ((θ_a − c_a)² − r²) / r⁴.
+    """
+
+    def __init__(self, center: Sequence[float], radius: float, depth: float):
+        self.center = np.atleast_1d(np.asarray(center, dtype=np.float64))
+        self.ndim = self.center.size
+        if not radius > 0:
+            raise ValueError(f"double_well radius must be positive, got {radius}")
+        self.radius = float(radius)
+        self.depth = float(depth)
+
+    def _value(self, x):
+        r2 = self.radius ** 2
+        return sum(self.depth * ((xa - c) ** 2 - r2) ** 2 / r2 ** 2
+                   for xa, c in zip(x, self.center))
+
+    def _gradient(self, x):
+        r2 = self.radius ** 2
+        return tuple(4.0 * self.depth * (xa - c) * ((xa - c) ** 2 - r2) / r2 ** 2
+                     for xa, c in zip(x, self.center))
+
+
+class MultiWell(Potential):
+    """F(θ) = depth Σ_a (1 − cos(2π θ_a / p_a)) + Σ_a t_a θ_a: a tilted periodic landscape.
+
+    ∂F/∂θ_a = depth (2π / p_a) sin(2π θ_a / p_a) + t_a.
+    """
+
+    def __init__(self, period: Sequence[float], depth: float, tilt: Sequence[float] | float):
+        self.period = np.atleast_1d(np.asarray(period, dtype=np.float64))
+        self.ndim = self.period.size
+        if not np.all(self.period > 0):
+            raise ValueError(f"multi_well periods must be positive, got {period!r}")
+        self.depth = float(depth)
+        self.tilt = _per_axis(tilt, self.ndim, "tilt")
+
+    def _value(self, x):
+        return sum(self.depth * (1.0 - np.cos(2.0 * math.pi * xa / p)) + t * xa
+                   for xa, p, t in zip(x, self.period, self.tilt))
+
+    def _gradient(self, x):
+        return tuple(self.depth * (2.0 * math.pi / p) * np.sin(2.0 * math.pi * xa / p) + t
+                     for xa, p, t in zip(x, self.period, self.tilt))
+
+
+class ExpressionPotential(Potential):
+    """F given as text in the variables ``AXIS_NAMES[:ndim]``; symbolic gradient."""
+
+    def __init__(self, text: str, ndim: int):
+        self.ndim = ndim
+        self.expression = compile_expression(text, AXIS_NAMES[:ndim])
+
+    def _value(self, x):
+        return self.expression(*x)
+
+    def _gradient(self, x):
+        return self.expression.gradient(*x)
+
+
+class CallablePotential(Potential):
+    """F given as a Python function of ``ndim`` arrays; gradient by centred differences.
+
+    ∂F/∂θ_a ≈ (F(θ + h_a e_a) − F(θ − h_a e_a)) / (2 h_a) with h_a = 1e-6 max(1, |θ_a|).
+    """
+
+    def __init__(self, fn: Callable[..., np.ndarray], ndim: int):
+        self.fn = fn
+        self.ndim = ndim
+
+    def _value(self, x):
+        return self.fn(*x)
+
+    def _gradient(self, x):
+        result = []
+        for a in range(self.ndim):
+            step = 1e-6 * np.maximum(1.0, np.abs(x[a]))
+            plus = self(*x[:a], x[a] + step, *x[a + 1:])
+            minus = self(*x[:a], x[a] - step, *x[a + 1:])
+            result.append((plus - minus) / (2.0 * step))
+        return tuple(result)
+
+
+class ArrayPotential(Potential):
+    """F given by its values at the cell centres of ``grid``.
+
+    Between centres F is interpolated multilinearly (wrapping around periodic axes and
+    held constant beyond the outermost centres of bounded axes), so F at a centre is
+    the stored value exactly.  The gradient is the centred difference
+    (F_{i+1} − F_{i−1}) / (2h) on the grid (one-sided at walls), interpolated the same way.
+    """
+
+    def __init__(self, grid: Grid, values: np.ndarray):
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != grid.shape:
+            raise ValueError(f"array potential has shape {values.shape}, grid has {grid.shape}")
+        self.grid = grid
+        self.ndim = grid.ndim
+        self.values = np.ascontiguousarray(values)
+        self.gradient_values = tuple(self._grid_derivative(a) for a in range(grid.ndim))
+
+    def _grid_derivative(self, axis: int) -> np.ndarray:
+        v, h, n = self.values, self.grid.spacing[axis], self.grid.cells[axis]
+        if n < 2:
+            return np.zeros_like(v)
+        if self.grid.periodic[axis]:
+            return (np.roll(v, -1, axis) - np.roll(v, 1, axis)) / (2.0 * h)
+        return np.gradient(v, h, axis=axis)
+
+    def _stencil(self, x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices (i0, i1) of the centres around x on ``axis`` and the weight w of i1."""
+        n = self.grid.cells[axis]
+        s = (x - self.grid.lower[axis]) / self.grid.spacing[axis] - 0.5
+        nearest = np.rint(s)
+        s = np.where(np.abs(s - nearest) < 1e-9, nearest, s)
+        if self.grid.periodic[axis]:
+            i0 = np.floor(s)
+            w = s - i0
+            i0 = i0.astype(np.int64) % n
+            return i0, (i0 + 1) % n, w
+        if n < 2:
+            zero = np.zeros(x.shape, dtype=np.int64)
+            return zero, zero, np.zeros(x.shape)
+        s = np.clip(s, 0.0, n - 1.0)
+        i0 = np.minimum(np.floor(s), n - 2.0)
+        return i0.astype(np.int64), i0.astype(np.int64) + 1, s - i0
+
+    def _interpolate(self, table: np.ndarray, stencils) -> np.ndarray:
+        """Σ over the 2^ndim corners of Π_a (weight) · table[corner]."""
+        result = np.zeros(stencils[0][2].shape)
+        for corner in range(2 ** self.ndim):
+            index, weight = [], 1.0
+            for a, (i0, i1, w) in enumerate(stencils):
+                upper = (corner >> a) & 1
+                index.append(i1 if upper else i0)
+                weight = weight * (w if upper else 1.0 - w)
+            result += weight * table[tuple(index)]
+        return result
+
+    def _value(self, x):
+        return self._interpolate(self.values, [self._stencil(xa, a) for a, xa in enumerate(x)])
+
+    def _gradient(self, x):
+        stencils = [self._stencil(xa, a) for a, xa in enumerate(x)]
+        return tuple(self._interpolate(g, stencils) for g in self.gradient_values)
+
+    def on_grid(self, grid: Grid) -> np.ndarray:
+        """The stored values when ``grid`` is the potential's own grid, else interpolated."""
+        if grid == self.grid:
+            return self.values.copy()
+        return super().on_grid(grid)
+
+
+class MixtureTarget(Potential):
+    """The potential of the neuron form for the Gaussian-mixture target of seed §7.1.
+
+    Coordinates θ = (z, c): the first d_x = ndim − 1 axes are a unit's centre z, the last
+    its output weight c.  Target and units (normalised Gaussian densities):
+
+        f(x)    = (1/m) Σ_i c̄_i N(x; z̄_i, σ_i² I),      φ(x, z) = N(x; z, s² I),
+        f̂(z)    = −∫ f(x) φ(x, z) dx = −(1/m) Σ_i c̄_i N(z; z̄_i, v_i I),  v_i = σ_i² + s²,
+        F(z, c) = c f̂(z),
+        ∂F/∂z   = c (1/m) Σ_i c̄_i N(z; z̄_i, v_i I) (z − z̄_i) / v_i,
+        ∂F/∂c   = f̂(z),
+
+    with s² = ``unit_variance``.  ``loss_offset`` = ½‖f‖² =
+    ½ (1/m²) Σ_ij c̄_i c̄_j N(z̄_i − z̄_j; 0, (σ_i² + σ_j²) I), so that energy + loss_offset
+    is the mean-squared loss ½‖f − f_μ‖² of the network f_μ(x) = ∫ c φ(x, z) dμ(z, c).
+    """
+
+    def __init__(self, centers: Sequence, variances: Sequence[float] | float,
+                 weights: Sequence[float], unit_variance: float):
+        self.weights = np.atleast_1d(np.asarray(weights, dtype=np.float64))
+        m = self.weights.size
+        if self.weights.ndim != 1 or m == 0:
+            raise ValueError("mixture_target needs a non-empty list of weights")
+        centers = np.asarray(centers, dtype=np.float64)
+        if centers.ndim == 1:  # one number per centre: d_x = 1
+            centers = centers[:, None]
+        if centers.ndim != 2 or centers.shape[0] != m:
+            raise ValueError(f"mixture_target needs one centre per weight ({m}), "
+                             f"got centres of shape {centers.shape}")
+        self.centers = centers
+        self.input_dim = centers.shape[1]
+        self.ndim = self.input_dim + 1
+        self.variances = _per_axis(variances, m, "variances")
+        if not (np.all(self.variances > 0) and unit_variance > 0):
+            raise ValueError("mixture_target variances and unit_variance must be positive")
+        self.unit_variance = float(unit_variance)
+        self.loss_offset = self._half_target_norm()
+
+    def _half_target_norm(self) -> float:
+        """½ (1/m²) Σ_ij c̄_i c̄_j N(z̄_i − z̄_j; 0, (σ_i² + σ_j²) I)."""
+        m = self.weights.size
+        diff2 = np.sum((self.centers[:, None, :] - self.centers[None, :, :]) ** 2, axis=-1)
+        pair_variance = self.variances[:, None] + self.variances[None, :]
+        overlap = _gaussian(diff2, pair_variance, self.input_dim)
+        return float(0.5 * self.weights @ overlap @ self.weights / m ** 2)
+
+    def _components(self, x: Sequence[np.ndarray], extra_variance: float):
+        """Per component i: ((1/m) c̄_i N(x; z̄_i, v_i I), x − z̄_i, v_i), v_i = σ_i² + extra."""
+        m = self.weights.size
+        for i in range(m):
+            v = self.variances[i] + extra_variance
+            offset = [xa - ca for xa, ca in zip(x, self.centers[i])]
+            r2 = sum(o * o for o in offset)
+            yield self.weights[i] / m * _gaussian(r2, v, self.input_dim), offset, v
+
+    def _input_points(self, coords) -> list[np.ndarray]:
+        if len(coords) != self.input_dim:
+            raise TypeError(f"the target takes {self.input_dim} coordinate arrays, "
+                            f"got {len(coords)}")
+        return list(np.broadcast_arrays(*(np.asarray(c, dtype=np.float64) for c in coords)))
+
+    def target(self, *x: np.ndarray) -> np.ndarray:
+        """f(x) = (1/m) Σ_i c̄_i N(x; z̄_i, σ_i² I)."""
+        x = self._input_points(x)
+        return _full(sum(term for term, _, _ in self._components(x, 0.0)), x[0].shape)
+
+    def fhat(self, *z: np.ndarray) -> np.ndarray:
+        """f̂(z) = −∫ f(x) φ(x, z) dx = −(1/m) Σ_i c̄_i N(z; z̄_i, (σ_i² + s²) I)."""
+        z = self._input_points(z)
+        return _full(-sum(term for term, _, _ in self._components(z, self.unit_variance)),
+                     z[0].shape)
+
+    def _value(self, x):
+        return x[-1] * self.fhat(*x[:-1])
+
+    def _gradient(self, x):
+        z, c = x[:-1], x[-1]
+        fhat = np.zeros(c.shape)
+        dfhat = [np.zeros(c.shape) for _ in z]
+        for term, offset, v in self._components(z, self.unit_variance):
+            fhat -= term
+            for a, o in enumerate(offset):
+                dfhat[a] += term * o / v
+        return (*(c * g for g in dfhat), fhat)
+
+
+def _gaussian(squared_distance, variance, dim: int):
+    """N(·; 0, variance I) in ``dim`` dimensions at a point with |·|² = squared_distance."""
+    return np.exp(-0.5 * squared_distance / variance) / (2.0 * math.pi * variance) ** (dim / 2)
+
+
+def potential_from_spec(spec: dict, ndim: int) -> Potential:
+    """Build the potential a validated case-file entry describes.
+
+    ``spec["kind"]`` is one of ``none``, ``quadratic`` (center, stiffness), ``double_well``
+    (center, radius, depth), ``multi_well`` (period, depth, tilt), ``expression`` (expr)
+    or ``mixture_target`` (centers, variances, weights, unit_variance; ndim = d_x + 1).
+    Per-axis entries may be scalars, which are broadcast to all ``ndim`` axes.
+    """
+    kind = spec.get("kind")
+
+    def need(key: str):
+        if key not in spec:
+            raise ValueError(f"potential of kind {kind!r} needs the key {key!r}")
+        return spec[key]
+
+    def axes(key: str) -> np.ndarray:
+        return _per_axis(need(key), ndim, key)
+
+    if kind == "none":
+        return ZeroPotential(ndim)
+    if kind == "quadratic":
+        return Quadratic(axes("center"), axes("stiffness"))
+    if kind == "double_well":
+        return DoubleWell(axes("center"), need("radius"), need("depth"))
+    if kind == "multi_well":
+        return MultiWell(axes("period"), need("depth"), axes("tilt"))
+    if kind == "expression":
+        return ExpressionPotential(need("expr"), ndim)
+    if kind == "mixture_target":
+        if ndim < 2:
+            raise ValueError("mixture_target needs 2 or more axes: unit centre z and weight c")
+        centers = [_per_axis(c, ndim - 1, "each of centers") for c in need("centers")]
+        weights = np.atleast_1d(np.asarray(need("weights"), dtype=np.float64))
+        variances = _per_axis(need("variances"), weights.size, "variances")
+        return MixtureTarget(centers, variances, weights, need("unit_variance"))
+    raise ValueError(f"unknown potential kind {kind!r} (allowed: none, quadratic, double_well, "
+                     "multi_well, expression, mixture_target)")

@@ -73,7 +73,8 @@ def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:
     except FileNotFoundError:
         raise CaseError(source, "file", "no such file") from None
     except UnicodeDecodeError as err:
-        raise CaseError(source, "file", f"not UTF-8 text ({err.reason} at byte {err.start})") from None
+        raise CaseError(source, "file",
+                        f"not UTF-8 text ({err.reason} at byte {err.start})") from None
     except OSError as err:
         raise CaseError(source, "file", f"cannot read ({err.strerror or err})") from None
     try:
@@ -211,7 +212,7 @@ class _Range:
 _POSITIVE = _Range(low=0, low_open=True)
 _NON_NEGATIVE = _Range(low=0)
 
-Reader = Callable[[Any, str, _Context], Any]
+_Reader = Callable[[Any, str, _Context], Any]
 _REQUIRED = object()
 
 
@@ -221,7 +222,7 @@ class _Key:
     (so it is broadcast too), ``_REQUIRED`` makes the key mandatory, ``None`` leaves it None,
     and a callable computes the default from the context."""
 
-    read: Reader
+    read: _Reader
     default: Any = None
 
 
@@ -249,7 +250,7 @@ def _scalar_integer(value: Any, key: str, ctx: _Context, expected: str, shown: A
     return value
 
 
-def _number(bounds: _Range | None = None) -> Reader:
+def _number(bounds: _Range | None = None) -> _Reader:
     """A single float."""
     def read(value, key, ctx):
         number = _scalar_number(value, key, ctx, "a number", value)
@@ -258,7 +259,7 @@ def _number(bounds: _Range | None = None) -> Reader:
     return read
 
 
-def _integer(bounds: _Range | None = None) -> Reader:
+def _integer(bounds: _Range | None = None) -> _Reader:
     """A single integer (a float such as 64.0 is refused)."""
     def read(value, key, ctx):
         number = _scalar_integer(value, key, ctx, "an integer", value)
@@ -273,7 +274,7 @@ def _boolean(value: Any, key: str, ctx: _Context) -> bool:
     return value
 
 
-def _string(non_empty: bool) -> Reader:
+def _string(non_empty: bool) -> _Reader:
     """A string (with ``non_empty``: one that is not blank)."""
     expected = "a non-empty string" if non_empty else "a string"
 
@@ -284,7 +285,7 @@ def _string(non_empty: bool) -> Reader:
     return read
 
 
-def _choice(*options: str | int) -> Reader:
+def _choice(*options: str | int) -> _Reader:
     """One of ``options`` (all strings or all integers; true is not 1)."""
     allowed = ", ".join(str(o) for o in options)
     wants_text = isinstance(options[0], str)
@@ -302,7 +303,7 @@ def _choice(*options: str | int) -> Reader:
     return read
 
 
-def _per_axis(bounds: _Range | None = None, integer: bool = False) -> Reader:
+def _per_axis(bounds: _Range | None = None, integer: bool = False) -> _Reader:
     """A number, or a list of one number per grid axis; broadcast to a list of d."""
     def read(value, key, ctx):
         unit = "integer" if integer else "number"
@@ -324,7 +325,7 @@ def _per_axis(bounds: _Range | None = None, integer: bool = False) -> Reader:
     return read
 
 
-def _number_list(bounds: _Range | None = None) -> Reader:
+def _number_list(bounds: _Range | None = None) -> _Reader:
     """A non-empty list of floats, any length."""
     def read(value, key, ctx):
         expected = "a non-empty list of numbers"
@@ -354,7 +355,7 @@ def _centers(value: Any, key: str, ctx: _Context) -> list[list[float]]:
     point when d − 1 = 1); normalised to a list of lists of d − 1 floats."""
     n = ctx.dim - 1
     expected = (f"a non-empty list of centres, each {'a number or ' if n == 1 else ''}"
-                f"a list of {n} numbers")
+                f"a list of {n} number{'s' if n > 1 else ''}")
     if not isinstance(value, list) or not value:
         ctx.fail(key, f"expected {expected}, got {_describe(value)}")
     points = []
@@ -557,6 +558,7 @@ _DYNAMICS = {
     "reaction": _Key(_choice(*_REACTIONS), "balanced"),
     "alpha": _Key(_number(_NON_NEGATIVE), 1.0),
     "tau": _Key(_number(_NON_NEGATIVE), 0.0),
+    "transport": _Key(_boolean, True),
 }
 
 _TIME = {
@@ -570,7 +572,7 @@ _TIME = {
 
 _SCHEME = {
     "order": _Key(_choice(1, 2), 2),
-    "limiter": _Key(_choice("minmod", "mc"), "mc"),
+    "limiter": _Key(_choice("minmod", "mc", "extremum"), "mc"),
     "integrator": _Key(_choice("ssprk2", "ssprk3"), "ssprk2"),
     "splitting": _Key(_choice("strang", "lie"), "strang"),
 }
@@ -600,7 +602,8 @@ def _read_density(value: Any, prefix: str, ctx: _Context) -> dict:
 
 
 def _read_dynamics(value: Any, ctx: _Context) -> dict:
-    """reaction, alpha, tau, and the prior μ_b (a density like [initial]) iff reinjection."""
+    """reaction, alpha, tau, transport, and the prior μ_b (a density like [initial]) iff
+    the reaction is reinjection."""
     table = _as_table(value, "dynamics", ctx)
     _reject_unknown(table, "dynamics", (*_DYNAMICS, "prior"), ctx)
     result = _read_keys(table, "dynamics", _DYNAMICS, ctx)

@@ -1,0 +1,27 @@
+# One command to run a real case, one to pass the tests; both start from a bare Python 3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+CASE   ?= cases/gaussian_1d.toml
+OUT    ?= out
+
+.PHONY: install run test plot clean
+
+$(BIN)/pdesolve: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(BIN)/pdesolve
+
+run: install
+	mkdir -p $(OUT)
+	$(BIN)/pdesolve run $(CASE) -o $(OUT)/$(notdir $(basename $(CASE))).h5 --force
+	$(BIN)/pdesolve plot $(OUT)/$(notdir $(basename $(CASE))).h5 -o $(OUT)/$(notdir $(basename $(CASE)))_plots
+
+test: install
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,99 @@
+"""Command line: ``pdesolve run``, ``pdesolve plot``.
+
+Bad input (case file, overrides, an existing output) is reported as one line
+``error: …`` on stderr with exit code 2; a numerical fault during a run with exit code 1.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pdesolve",
+        description="Finite-volume solver for the unbalanced transport equation "
+                    "∂t μ = ∇·(μ∇V) − α(V − V̄)μ of mean-field neural-network theory.")
+    parser.add_argument("--version", action="version", version=f"pdesolve {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a case file on its grid and write an HDF5 result",
+                              description="Run CASE.toml on its grid and write an HDF5 result file.")
+    run.add_argument("case", type=Path, help="TOML case file (see cases/README.md)")
+    run.add_argument("-o", "--output", type=Path,
+                     help="result file (default: [output] path of the case, else CASE-STEM.h5)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override a case key, e.g. --set time.t_end=2 --set grid.cells=[64,64]")
+    run.add_argument("--force", action="store_true", help="overwrite an existing result file")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+
+    plot = commands.add_parser("plot", help="PNG figures of a result file",
+                               description="Write snapshots.png, diagnostics.png and potential.png.")
+    plot.add_argument("result", type=Path, help="HDF5 file written by 'pdesolve run'")
+    plot.add_argument("-o", "--output-dir", type=Path,
+                      help="directory for the PNGs (default: RESULT-STEM_plots beside the file)")
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .case import CaseError, load_case
+    from .run import NumericalFault, run_case
+    from .solver import StabilityError
+
+    try:
+        case = load_case(args.case, args.overrides)
+        output = args.output or Path(case.section("output").get("path") or f"{case.path.stem}.h5")
+        if output.exists() and not args.force:
+            return _fail(f"{output} already exists; use --force to overwrite it", EXIT_BAD_INPUT)
+        summary = run_case(case, output, force=args.force, progress=not args.quiet)
+    except CaseError as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    except FileExistsError as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    except (NumericalFault, StabilityError) as err:
+        return _fail(f"{args.case}: {err}", EXIT_RUN_FAILED)
+    except KeyboardInterrupt:
+        print("interrupted: no result written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        print("\n".join(summary.lines()))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .output import ResultFormatError
+    from .plotting import plot_result
+
+    outdir = args.output_dir or args.result.with_name(f"{args.result.stem}_plots")
+    try:
+        written = plot_result(args.result, outdir)
+    except FileNotFoundError:
+        return _fail(f"{args.result}: no such file", EXIT_BAD_INPUT)
+    except (ResultFormatError, OSError) as err:
+        return _fail(f"{args.result}: {err}", EXIT_BAD_INPUT)
+    for path in written:
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    return _plot(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,386 @@
+"""Case files: loading, defaults, broadcasting, --set overrides and one-line errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pdesolve.case import (SECTIONS, Case, CaseError, apply_overrides, load_case,
+                           validate_case_data)
+
+CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
+CASE_FILES = sorted(CASES_DIR.glob("*.toml"))
+
+MINIMAL = """
+[grid]
+lower = [-1.0, -2.0]
+upper = [1.0, 2.0]
+cells = [8, 16]
+
+[time]
+t_end = 1.0
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def case_1d(body: str = "", grid: str = "lower = [-5.0]\nupper = [5.0]\ncells = [32]",
+            time: str = "t_end = 1.0") -> str:
+    return f"[grid]\n{grid}\n\n[time]\n{time}\n\n{body}\n"
+
+
+def case_2d(body: str = "", time: str = "t_end = 1.0") -> str:
+    return case_1d(body, grid="lower = [-4.0, -6.0]\nupper = [4.0, 6.0]\ncells = [16, 12]",
+                   time=time)
+
+
+# ---------------------------------------------------------------------------------------
+# The shipped case files
+
+
+def test_there_are_case_files():
+    assert {p.stem for p in CASE_FILES} >= {
+        "gaussian_1d", "birth_death_2d", "gaussian_kernel_3d", "periodic_2d",
+        "mixture_gaussians", "mixture_gaussians_bad_start", "mixture_gaussians_reinjection"}
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: p.stem)
+def test_every_case_file_loads_complete(path):
+    case = load_case(path)
+    assert case.path == path
+    assert case.text == path.read_text(encoding="utf-8")
+    assert case.text.startswith("# "), "each case file opens with a comment header"
+    assert set(SECTIONS) <= set(case.data)
+    d = len(case.section("grid")["lower"])
+    assert 1 <= d <= 3
+    for key in ("upper", "cells", "boundary"):
+        assert len(case.section("grid")[key]) == d
+    assert case.section("output")["path"] == f"{path.stem}.h5"
+    assert case.data["title"] and case.data["title"] != path.stem
+
+
+def test_case_files_are_the_requested_problems():
+    load = {p.stem: load_case(p).data for p in CASE_FILES}
+    g1 = load["gaussian_1d"]
+    assert g1["grid"] == {"lower": [-5.0], "upper": [5.0], "cells": [400], "boundary": ["noflux"]}
+    assert g1["potential"] == {"kind": "quadratic", "center": [0.0], "stiffness": [1.0]}
+    assert g1["initial"]["mean"] == [1.0] and g1["initial"]["std"] == [0.5]
+    assert g1["dynamics"]["reaction"] == "balanced" and g1["dynamics"]["alpha"] == 1.0
+    assert g1["time"]["t_end"] == 1.0
+    assert load["birth_death_2d"]["grid"]["cells"] == [128, 128]
+    assert load["gaussian_kernel_3d"]["grid"]["cells"] == [48, 48, 48]
+    assert load["gaussian_kernel_3d"]["interaction"]["kind"] == "gaussian"
+    periodic = load["periodic_2d"]
+    assert periodic["grid"]["boundary"] == ["periodic", "periodic"]
+    assert periodic["dynamics"]["tau"] == 0.05
+    mixture = load["mixture_gaussians"]
+    assert mixture["potential"]["centers"] == [[-2.0], [0.0], [2.0]]
+    assert mixture["potential"]["weights"] == [1.0, -2.0, 1.0]
+    assert mixture["interaction"] == {"kind": "neuron", "unit_variance": 0.5}
+    assert load["mixture_gaussians_bad_start"]["initial"]["std"] == [0.2, 0.2]
+    reinjection = load["mixture_gaussians_reinjection"]["dynamics"]
+    assert reinjection["reaction"] == "reinjection"
+    assert reinjection["prior"]["std"] == [2.0, 0.05]
+
+
+# ---------------------------------------------------------------------------------------
+# Defaults, broadcasting, overrides
+
+
+def test_defaults_are_filled(tmp_path):
+    data = load_case(write(tmp_path, MINIMAL, "tiny_run.toml")).data
+    assert data["title"] == "tiny_run" and data["description"] == ""
+    assert data["grid"]["boundary"] == ["noflux", "noflux"]
+    assert data["potential"] == {"kind": "none"}
+    assert data["interaction"] == {"kind": "none"}
+    assert data["dynamics"] == {"reaction": "balanced", "alpha": 1.0, "tau": 0.0,
+                                "transport": True, "prior": None}
+    assert data["initial"] == {"kind": "gaussian", "mean": [0.0, 0.0], "std": [1.0, 1.0],
+                               "mass": 1.0}
+    assert data["time"] == {"t_end": 1.0, "cfl": 0.5, "dt": None, "outputs": 10,
+                            "times": None, "max_steps": 10_000_000}
+    assert data["scheme"] == {"order": 2, "limiter": "mc", "integrator": "ssprk2",
+                              "splitting": "strang"}
+    assert data["output"] == {"path": "tiny_run.h5", "save_potential": True, "compression": 4}
+    assert data["particles"] == {"n": 1000, "replicates": 1, "seed": 0, "integrator": "euler",
+                                 "interaction": "auto"}
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("quadratic", {"center": [0.0, 0.0], "stiffness": [1.0, 1.0]}),
+    ("double_well", {"center": [0.0, 0.0], "radius": 1.0, "depth": 1.0}),
+    ("multi_well", {"period": [1.0, 1.0], "depth": 1.0, "tilt": [0.0, 0.0]}),
+])
+def test_potential_defaults_per_kind(kind, expected):
+    data = validate_case_data({"grid": {"lower": [0, 0], "upper": [1, 1], "cells": 4},
+                               "time": {"t_end": 1}, "potential": {"kind": kind}}, "<dict>")
+    assert data["potential"] == {"kind": kind, **expected}
+
+
+def test_scalars_are_broadcast_to_one_entry_per_axis():
+    data = validate_case_data({
+        "grid": {"lower": [0, 0, 0], "upper": [1, 2, 3], "cells": 4, "boundary": "periodic"},
+        "time": {"t_end": 2},
+        "potential": {"kind": "quadratic", "center": 0.5, "stiffness": [1, 2, 3]},
+        "initial": {"mean": [0.1, 0.2, 0.3], "std": 0.25},
+    }, "<dict>")
+    assert data["grid"]["lower"] == [0.0, 0.0, 0.0] and data["grid"]["upper"] == [1.0, 2.0, 3.0]
+    assert all(type(v) is float for v in data["grid"]["lower"])
+    assert data["grid"]["cells"] == [4, 4, 4]
+    assert data["grid"]["boundary"] == ["periodic"] * 3
+    assert data["potential"]["center"] == [0.5, 0.5, 0.5]
+    assert data["potential"]["stiffness"] == [1.0, 2.0, 3.0]
+    assert data["initial"]["std"] == [0.25, 0.25, 0.25]
+    assert data["output"]["path"] == "case.h5" and data["title"] == "case"
+
+
+def test_mixture_centers_are_normalised_to_lists():
+    data = validate_case_data({
+        "grid": {"lower": [-1, -1, -1], "upper": [1, 1, 1], "cells": 4},
+        "time": {"t_end": 1},
+        "potential": {"kind": "mixture_target", "centers": [[0, 1], [1, 0]],
+                      "variances": [0.5, 1], "weights": [1, -1]},
+    }, "<dict>")
+    assert data["potential"] == {"kind": "mixture_target", "centers": [[0.0, 1.0], [1.0, 0.0]],
+                                 "variances": [0.5, 1.0], "weights": [1.0, -1.0],
+                                 "unit_variance": 0.5}
+
+
+def test_validation_does_not_modify_its_input():
+    raw = {"grid": {"lower": [0], "upper": [1], "cells": 4}, "time": {"t_end": 1}}
+    validate_case_data(raw, "<dict>")
+    assert raw == {"grid": {"lower": [0], "upper": [1], "cells": 4}, "time": {"t_end": 1}}
+
+
+def test_overrides_are_applied_before_validation(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    case = load_case(path, [
+        "grid.cells=[32, 64]", "time.t_end = 2.5", "initial.kind=uniform",
+        "scheme.limiter=\"minmod\"", "output.save_potential=false", "title=My run",
+        "dynamics.reaction=reinjection", "dynamics.prior.std=[2.0, 0.05]",
+        "time.times=[0.5, 1.0]"])
+    data = case.data
+    assert data["grid"]["cells"] == [32, 64]
+    assert data["time"]["t_end"] == 2.5 and data["time"]["times"] == [0.5, 1.0]
+    assert data["initial"] == {"kind": "uniform", "mass": 1.0}
+    assert data["scheme"]["limiter"] == "minmod"
+    assert data["output"]["save_potential"] is False
+    assert data["title"] == "My run"
+    assert data["dynamics"]["prior"] == {"kind": "gaussian", "mean": [0.0, 0.0],
+                                         "std": [2.0, 0.05], "mass": 1.0}
+    assert case.text == MINIMAL, "the text stays the file's, verbatim"
+
+
+def test_apply_overrides_copies_and_parses_values():
+    raw = {"grid": {"cells": [8]}}
+    out = apply_overrides(raw, ["grid.cells=16", "potential.expr=x**2 + 1", "time.t_end=1e-3"])
+    assert raw == {"grid": {"cells": [8]}}
+    assert out == {"grid": {"cells": 16}, "potential": {"expr": "x**2 + 1"},
+                   "time": {"t_end": 0.001}}
+
+
+def test_overridden_value_is_validated_against_the_file(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(CaseError) as info:
+        load_case(path, ["time.cfl=2"])
+    assert (info.value.source, info.value.key) == (str(path), "time.cfl")
+
+
+# ---------------------------------------------------------------------------------------
+# Errors: one class of bad input per case, each with its exact key and a one-line message
+
+BAD_FILES = [
+    # id, file text, expected key, fragment of the message, fragment of `allowed` (or None)
+    ("unparsable-toml", "[grid\nlower = [0]\n", "toml", "line 1", None),
+    ("unknown-section", MINIMAL + "\n[grdi]\ncells = 3\n", "grdi",
+     "unknown section, did you mean 'grid'?", "grid, potential"),
+    ("unknown-top-level-key", 'titel = "x"\n' + MINIMAL, "titel",
+     "unknown key, did you mean 'title'?", "title, description"),
+    ("section-not-a-table", "grid = 3\n[time]\nt_end = 1\n", "grid", "expected a table", None),
+    ("missing-section", "[grid]\nlower = [0]\nupper = [1]\ncells = 4\n", "time",
+     "missing required section", None),
+    ("missing-key", case_1d(time="cfl = 0.5"), "time.t_end", "missing required key", None),
+    ("missing-grid-key", "[grid]\nlower = [0]\ncells = 4\n[time]\nt_end = 1\n", "grid.upper",
+     "missing required key", None),
+    ("missing-expr", case_1d('[potential]\nkind = "expression"'), "potential.expr",
+     "missing required key", None),
+    ("bool-is-not-a-number", case_1d("[dynamics]\nalpha = true"), "dynamics.alpha",
+     "expected a number, got true (boolean)", None),
+    ("bool-is-not-an-integer", case_1d(grid="lower = [0]\nupper = [1]\ncells = true"),
+     "grid.cells", "got true (boolean)", None),
+    ("string-for-number", case_1d(time='t_end = "1"'), "time.t_end",
+     "expected a number, got '1' (string)", None),
+    ("not-finite", case_1d(time="t_end = nan"), "time.t_end", "finite", None),
+    ("dimension-too-high", case_1d(grid="lower = [0, 0, 0, 0]\nupper = [1, 1, 1, 1]\ncells = 4"),
+     "grid.lower", "list of 1 to 3 numbers", None),
+    ("dimension-zero", case_1d(grid="lower = []\nupper = []\ncells = 4"),
+     "grid.lower", "list of 1 to 3 numbers", None),
+    ("bounds-reversed", case_1d(grid="lower = [0, 1]\nupper = [1, 0]\ncells = 4"),
+     "grid.upper", "axis y: upper 0 does not exceed lower 1", "upper > lower"),
+    ("upper-length", case_1d(grid="lower = [0, 0]\nupper = [1]\ncells = 4"),
+     "grid.upper", "list of 2 numbers like grid.lower", None),
+    ("too-few-cells", case_1d(grid="lower = [0, 0]\nupper = [1, 1]\ncells = [8, 1]"),
+     "grid.cells", "1 on axis y is out of range", "cells >= 2"),
+    ("non-integer-cells", case_1d(grid="lower = [0]\nupper = [1]\ncells = [2.5]"),
+     "grid.cells", "expected an integer", None),
+    ("too-many-cells", case_1d(grid="lower = [0, 0, 0]\nupper = [1, 1, 1]\ncells = 600"),
+     "grid.cells", "216,000,000 cells in all is too many", "at most 200,000,000 cells"),
+    ("cfl-zero", case_1d(time="t_end = 1\ncfl = 0"), "time.cfl", "0 is out of range",
+     "0 < cfl <= 1"),
+    ("cfl-above-one", case_1d(time="t_end = 1\ncfl = 1.5"), "time.cfl", "1.5 is out of range",
+     "0 < cfl <= 1"),
+    ("alpha-negative", case_1d("[dynamics]\nalpha = -1"), "dynamics.alpha",
+     "-1 is out of range", "alpha >= 0"),
+    ("tau-negative", case_1d("[dynamics]\ntau = -0.1"), "dynamics.tau",
+     "-0.1 is out of range", "tau >= 0"),
+    ("std-not-positive", case_1d("[initial]\nstd = 0"), "initial.std", "0 is out of range",
+     "std > 0"),
+    ("list-length-not-d", case_2d("[initial]\nmean = [0, 0, 0]"), "initial.mean",
+     "a list of 2 numbers (one per axis), got a list of 3", None),
+    ("compression-range", case_1d("[output]\ncompression = 10"), "output.compression",
+     "10 is out of range", "0 <= compression <= 9"),
+    ("particles-n", case_1d("[particles]\nn = 0"), "particles.n", "0 is out of range", "n >= 1"),
+    ("enum", case_1d('[scheme]\nlimiter = "minmd"'), "scheme.limiter",
+     "'minmd' is not allowed, did you mean 'minmod'?", "minmod, mc"),
+    ("enum-integer", case_1d("[scheme]\norder = 3"), "scheme.order", "3 is not allowed", "1, 2"),
+    ("enum-per-axis", case_1d(grid='lower = [0]\nupper = [1]\ncells = 4\nboundary = ["open"]'),
+     "grid.boundary", "'open' is not allowed", "noflux, periodic"),
+    ("unknown-kind", case_1d('[potential]\nkind = "harmonic"'), "potential.kind",
+     "'harmonic' is not allowed", "none, quadratic, double_well"),
+    ("key-of-another-kind", case_1d('[interaction]\nkind = "quadratic"\nwidth = 1.0'),
+     "interaction.width", "not a key of kind 'quadratic'", "kind, strength"),
+    ("key-of-no-kind", case_1d('[potential]\nkind = "quadratic"\nstifness = 2.0'),
+     "potential.stifness", "unknown key, did you mean 'stiffness'?", "kind, center, stiffness"),
+    ("expression-syntax", case_1d('[potential]\nkind = "expression"\nexpr = "x +* 2"'),
+     "potential.expr", "does not compile", None),
+    ("expression-variable", case_1d('[initial]\nkind = "expression"\nexpr = "exp(-y**2)"'),
+     "initial.expr", "does not compile", None),
+    ("expression-kernel", case_2d('[interaction]\nkind = "expression"\nexpr = "import os"'),
+     "interaction.expr", "does not compile", None),
+    ("kind-needs-2d", case_1d('[interaction]\nkind = "neuron"'), "interaction.kind",
+     "'neuron' needs a grid of dimension >= 2", None),
+    ("mixture-needs-2d", case_1d('[potential]\nkind = "mixture_target"\ncenters = [0]\n'
+                                 'variances = [1]\nweights = [1]'),
+     "potential.kind", "'mixture_target' needs a grid of dimension >= 2", None),
+    ("mixture-lengths", case_2d('[potential]\nkind = "mixture_target"\ncenters = [-2, 0, 2]\n'
+                                'variances = [0.5, 1]\nweights = [1, -2, 1]'),
+     "potential.variances", "expected 3 entries, one per entry of potential.centers", None),
+    ("mixture-center-shape", case_2d('[potential]\nkind = "mixture_target"\n'
+                                     'centers = [[0, 1]]\nvariances = [1]\nweights = [1]'),
+     "potential.centers", "each a number or a list of 1 number,", None),
+    ("prior-missing", case_2d('[dynamics]\nreaction = "reinjection"'), "dynamics.prior",
+     "missing required table", None),
+    ("prior-forbidden", case_2d('[dynamics]\nreaction = "balanced"\n[dynamics.prior]\nstd = 1'),
+     "dynamics.prior", "only used with reaction = 'reinjection'", None),
+    ("prior-checked-like-initial",
+     case_2d('[dynamics]\nreaction = "reinjection"\n[dynamics.prior]\nstd = [1, -1]'),
+     "dynamics.prior.std", "-1 on axis y is out of range", "std > 0"),
+    ("times-after-t-end", case_1d(time="t_end = 1\ntimes = [0.5, 2.0]"), "time.times",
+     "2 is after t_end = 1", "0 <= times <= t_end"),
+    ("times-not-increasing", case_1d(time="t_end = 1\ntimes = [0.5, 0.5]"), "time.times",
+     "not strictly increasing", None),
+    ("periodic-tilt", case_1d('[potential]\nkind = "multi_well"\ntilt = 0.1',
+                              grid='lower = [0]\nupper = [2]\ncells = 8\nboundary = "periodic"'),
+     "potential.tilt", "on periodic axis x makes the potential jump", "0 on periodic axes"),
+    ("periodic-period", case_1d('[potential]\nkind = "multi_well"\nperiod = 0.75',
+                                grid='lower = [0]\nupper = [2]\ncells = 8\nboundary = "periodic"'),
+     "potential.period", "0.75 on periodic axis x does not divide the box length 2",
+     "length / period an integer"),
+]
+
+
+def check_one_line(err: CaseError, source: str, key: str, fragment: str, allowed: str | None):
+    text = str(err)
+    assert "\n" not in text
+    assert (err.source, err.key) == (source, key)
+    assert text.startswith(f"{source}: {key}: ")
+    assert fragment in err.message
+    if allowed is None:
+        assert err.allowed is None
+    else:
+        assert allowed in err.allowed
+        assert text.endswith(f" (allowed: {err.allowed})")
+
+
+@pytest.mark.parametrize("text, key, fragment, allowed", [b[1:] for b in BAD_FILES],
+                         ids=[b[0] for b in BAD_FILES])
+def test_bad_file_gives_one_line_error(tmp_path, text, key, fragment, allowed):
+    path = write(tmp_path, text)
+    with pytest.raises(CaseError) as info:
+        load_case(path)
+    check_one_line(info.value, str(path), key, fragment, allowed)
+
+
+def test_unknown_key_message_is_exact(tmp_path):
+    path = write(tmp_path, "[grid]\nlower = [0]\nupper = [1]\ncels = 4\n[time]\nt_end = 1\n")
+    with pytest.raises(CaseError) as info:
+        load_case(path)
+    assert str(info.value) == (f"{path}: grid.cels: unknown key, did you mean 'cells'? "
+                               "(allowed: lower, upper, cells, boundary)")
+
+
+def test_toml_error_gives_line_and_column(tmp_path):
+    path = write(tmp_path, MINIMAL + "\n[scheme]\norder 2\n")
+    with pytest.raises(CaseError) as info:
+        load_case(path)
+    assert info.value.key == "toml"
+    assert "line 11, column" in info.value.message and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda tmp: tmp / "absent.toml", "no such file"),
+    (lambda tmp: tmp, "cannot read"),
+    (lambda tmp: (tmp / "latin1.toml", (tmp / "latin1.toml").write_bytes(b"title = '\xe9'\n"))[0],
+     "not UTF-8 text"),
+])
+def test_unreadable_file(tmp_path, make, fragment):
+    path = make(tmp_path)
+    with pytest.raises(CaseError) as info:
+        load_case(path)
+    check_one_line(info.value, str(path), "file", fragment, None)
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("grid.cells64", "expected section.key=value"),
+    ("=3", "expected section.key=value"),
+    ("a.b.c.d=1", "expected section.key=value"),
+    ("grid..cells=3", "expected section.key=value"),
+    ("grid.cells.x=3", "grid.cells is not a table"),
+])
+def test_bad_override_syntax(tmp_path, override, fragment):
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(CaseError) as info:
+        load_case(path, [override])
+    check_one_line(info.value, "--set", override, fragment, None)
+
+
+def test_override_of_unknown_key_is_reported_with_did_you_mean(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(CaseError) as info:
+        load_case(path, ["grid.cels=4"])
+    check_one_line(info.value, str(path), "grid.cels", "did you mean 'cells'?", "lower, upper")
+
+
+def test_grid_is_validated_first(tmp_path):
+    text = case_1d('[potential]\nkind = "nonsense"', grid="lower = [0]\nupper = [1]\ncells = 1")
+    with pytest.raises(CaseError) as info:
+        load_case(write(tmp_path, text))
+    assert info.value.key == "grid.cells"
+
+
+def test_dict_source_in_messages():
+    with pytest.raises(CaseError) as info:
+        validate_case_data({"grid": {"lower": [0], "upper": [1], "cells": 4},
+                            "time": {"t_end": -1}}, "<dict>")
+    check_one_line(info.value, "<dict>", "time.t_end", "-1 is out of range", "t_end > 0")
+
+
+def test_case_error_formatting():
+    err = CaseError("f.toml", "a.b", "bad\nthing", "x, y")
+    assert str(err) == "f.toml: a.b: bad thing (allowed: x, y)"
+    assert str(CaseError("f.toml", "a.b", "bad")) == "f.toml: a.b: bad"
+    assert isinstance(Case(Path("f.toml"), "", {"grid": {}}).section("grid"), dict)

@@ -1,0 +1,159 @@
+"""The command line as a user meets it: run, plot, bad input, every shipped case."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pdesolve.cli import main
+from pdesolve.output import read_result
+
+CASES = sorted((Path(__file__).parent.parent / "cases").glob("*.toml"))
+
+TINY = """title = "tiny"
+[grid]
+lower = [-3.0]
+upper = [3.0]
+cells = [60]
+[potential]
+kind = "quadratic"
+[dynamics]
+reaction = "balanced"
+alpha = 1.0
+[initial]
+mean = 0.5
+std = 0.5
+[time]
+t_end = 0.2
+outputs = 4
+"""
+
+
+def cli(*args, cwd=None):
+    """Run the real console entry point in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "pdesolve.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def tiny_case(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+def test_run_then_plot(tiny_case, tmp_path):
+    out = tmp_path / "res" / "tiny.h5"
+    done = cli("run", tiny_case, "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert f"result  {out}" in done.stdout and "relative drift" in done.stdout
+    result = read_result(out)
+    assert np.allclose(result.times, [0.0, 0.05, 0.1, 0.15, 0.2])
+    assert result.mu.shape == (5, 60) and result.V.shape == (5, 60)
+    mass = result.diagnostics["mass"]
+    assert np.all(np.abs(mass - mass[0]) <= 1e-12 * mass[0])
+    assert np.all(np.diff(result.diagnostics["energy"]) < 0)
+    assert result.attrs["case_text"] == TINY
+    assert result.summary["steps"] > 0
+    plotted = cli("plot", out, "-o", tmp_path / "plots")
+    assert plotted.returncode == 0, plotted.stderr
+    for name in ("snapshots.png", "diagnostics.png", "potential.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 1000
+
+
+def test_existing_output_is_refused_unless_forced(tiny_case, tmp_path):
+    out = tmp_path / "tiny.h5"
+    out.write_bytes(b"precious")
+    refused = cli("run", tiny_case, "-o", out)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == f"error: {out} already exists; use --force to overwrite it"
+    assert out.read_bytes() == b"precious"
+    forced = cli("run", tiny_case, "-o", out, "--force", "--quiet")
+    assert forced.returncode == 0 and forced.stdout == ""
+    assert read_result(out).mu.shape == (5, 60)
+
+
+def test_default_output_name_and_set_override(tiny_case, tmp_path):
+    done = cli("run", tiny_case, "--quiet", "--set", "time.t_end=0.1", "--set", "grid.cells=[40]",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = read_result(tmp_path / "tiny.h5")
+    assert result.mu.shape[1] == 40 and result.times[-1] == pytest.approx(0.1)
+
+
+BAD_INPUT = {
+    "unknown key": (TINY.replace("cells = [60]", "cels = [60]"), "grid.cels", "did you mean 'cells'"),
+    "wrong type": (TINY.replace("t_end = 0.2", 't_end = "soon"'), "time.t_end", ""),
+    "missing required key": (TINY.replace("t_end = 0.2\n", ""), "time.t_end", "missing"),
+    "dimension 4": (TINY.replace("[-3.0]", "[-3.0, -3, -3, -3]").replace("[3.0]", "[3.0, 3, 3, 3]")
+                    .replace("[60]", "[6, 6, 6, 6]"), "grid", ""),
+    "negative cells": (TINY.replace("cells = [60]", "cells = [-60]"), "grid.cells", ""),
+    "cfl zero": (TINY + "cfl = 0.0\n", "time.cfl", ""),
+    "negative alpha": (TINY.replace("alpha = 1.0", "alpha = -1.0"), "dynamics.alpha", ""),
+    "bounds reversed": (TINY.replace("upper = [3.0]", "upper = [-4.0]"), "grid.upper", ""),
+    "unparsable toml": (TINY.replace("[time]", "[time"), "toml", ""),
+    "unknown expression name": (TINY.replace('kind = "quadratic"', 'kind = "expression"\nexpr = "x**2 + foo"'),
+                                "potential.expr", "foo"),
+    "code in expression": (TINY.replace('kind = "quadratic"',
+                                        'kind = "expression"\nexpr = "__import__(\'os\').system(\'touch HACKED\')"'),
+                           "potential.expr", ""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUT))
+def test_bad_input_is_one_line_exit_two_and_no_file(name, tmp_path):
+    text, key, fragment = BAD_INPUT[name]
+    case = tmp_path / "bad.toml"
+    case.write_text(text)
+    done = cli("run", case, "-o", tmp_path / "bad.h5", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"error: {case}: {key}")
+    assert fragment in lines[0]
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+def test_missing_case_file_and_bad_set_syntax(tmp_path, tiny_case):
+    done = cli("run", tmp_path / "nope.toml")
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "no such file" in done.stderr
+    done = cli("run", tiny_case, "--set", "nonsense")
+    assert done.returncode == 2 and done.stderr.startswith("error: --set: nonsense")
+
+
+def test_fixed_dt_above_stability_limit_fails_cleanly(tiny_case, tmp_path):
+    out = tmp_path / "unstable.h5"
+    done = cli("run", tiny_case, "-o", out, "--set", "time.dt=0.1")
+    assert done.returncode == 1
+    assert "exceeds the stability limit" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists() and list(tmp_path.glob(".*partial")) == []
+
+
+def test_plot_of_a_missing_or_foreign_file(tmp_path):
+    done = cli("plot", tmp_path / "missing.h5")
+    assert done.returncode == 2 and "no such file" in done.stderr
+    foreign = tmp_path / "foreign.h5"
+    foreign.write_text("not hdf5")
+    done = cli("plot", foreign)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+
+
+def test_version_and_help():
+    from pdesolve import __version__
+    assert cli("--version").stdout.strip() == f"pdesolve {__version__}"
+    for args in (["--help"], ["run", "--help"], ["plot", "--help"]):
+        done = cli(*args)
+        assert done.returncode == 0 and "usage: pdesolve" in done.stdout
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_every_shipped_case_runs(case, tmp_path):
+    out = tmp_path / "out.h5"
+    # A short horizon on the case's own grid: builds every object and takes real steps.
+    assert main(["run", str(case), "-o", str(out), "--quiet", "--set", "time.t_end=0.02",
+                 "--set", "time.outputs=2"]) == 0
+    result = read_result(out)
+    assert np.all(np.isfinite(result.mu)) and result.mu.min() >= 0
+    assert result.summary["steps"] >= 1

@@ -1,0 +1,116 @@
+"""A particle system and its time step (seed (24) + Algorithm 1, or weighted particles)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..grid import Grid
+from .birth_death import (birth_death_rates, expected_population_fraction, offspring_counts,
+                          reinject, restore_population, reweight)
+from .potential import ParticlePotential
+from .transport import apply_boundary, langevin_noise
+
+INTEGRATORS = ("euler", "heun")
+
+
+@dataclass(frozen=True)
+class ParticleDynamics:
+    """The case's dynamics as the particles see it (see :class:`pdesolve.problem.Problem`)."""
+
+    reaction: str = "balanced"
+    alpha: float = 1.0
+    tau: float = 0.0
+    transport: bool = True
+    integrator: str = "euler"
+
+    def __post_init__(self):
+        if self.reaction not in ("balanced", "unbalanced", "none", "reinjection"):
+            raise ValueError(f"unknown reaction {self.reaction!r}")
+        if self.integrator not in INTEGRATORS:
+            raise ValueError(f"integrator must be one of {INTEGRATORS}, got {self.integrator!r}")
+        if self.alpha < 0 or self.tau < 0:
+            raise ValueError("alpha and tau must be non-negative")
+
+    @property
+    def has_reaction(self) -> bool:
+        return self.reaction != "none" and self.alpha > 0
+
+
+class ParticleSystem:
+    """n particles θ_i (positions (n, d)) with weights w_i, Σ w = M; μⁿ = Σ w_i δ_θi.
+
+    Unweighted (default): w_i = M/n and birth–death acts on the population (Algorithm 1).
+    ``weighted``: positions only move and w_i follows ẇ_i = −α (V_i − V̄_w) w_i.
+    ``sample_prior(k, rng)`` draws k positions from μ_b (reinjection only).
+    """
+
+    def __init__(self, positions: np.ndarray, mass: float, potential: ParticlePotential,
+                 grid: Grid, dynamics: ParticleDynamics, rng: np.random.Generator,
+                 weighted: bool = False,
+                 sample_prior: Callable[[int, np.random.Generator], np.ndarray] | None = None):
+        if dynamics.reaction == "reinjection" and (weighted or sample_prior is None):
+            raise ValueError("reinjection needs unweighted particles and a prior sampler")
+        self.positions = np.array(positions, dtype=np.float64, order="C")
+        self.n, self.ndim = self.positions.shape
+        self.weights = np.full(self.n, mass / self.n)
+        self.potential = potential
+        self.grid = grid
+        self.dynamics = dynamics
+        self.rng = rng
+        self.weighted = weighted
+        self.sample_prior = sample_prior
+        self.values = np.zeros(self.n)
+        self.gradient = np.zeros((self.n, self.ndim))
+        self._trial_gradient = np.zeros((self.n, self.ndim))
+
+    @property
+    def mass(self) -> float:
+        return float(self.weights.sum())
+
+    def evaluate(self) -> None:
+        """values = V(θ_i), gradient = ∇V(θ_i) at the current state."""
+        self.potential.evaluate(self.positions, self.weights, self.values, self.gradient)
+
+    def move(self, dt: float) -> None:
+        """Euler θ ← θ − ∇V(θ) Δt, or Heun θ ← θ − ½(∇V(θ) + ∇V(θ*)) Δt with θ* the Euler
+        point; then √(2τΔt) ξ noise and the box faces."""
+        self.evaluate()
+        if self.dynamics.integrator == "heun":
+            first = self.gradient.copy()
+            self.positions -= first * dt
+            apply_boundary(self.positions, self.grid)
+            self.potential.evaluate(self.positions, self.weights, self.values,
+                                    self._trial_gradient)
+            self.positions += first * dt
+            self.positions -= 0.5 * (first + self._trial_gradient) * dt
+        else:
+            self.positions -= self.gradient * dt
+        langevin_noise(self.positions, self.dynamics.tau, dt, self.rng)
+        apply_boundary(self.positions, self.grid)
+
+    def birth_death(self, dt: float) -> None:
+        """Birth–death with V at the current positions (Algorithm 1 / weighted update)."""
+        self.evaluate()
+        dyn = self.dynamics
+        balanced = dyn.reaction == "balanced"
+        if self.weighted:
+            reweight(self.weights, self.values, dyn.alpha, dt, balanced)
+            return
+        rates = birth_death_rates(self.values, balanced)
+        counts = offspring_counts(rates, dyn.alpha, dt, self.rng)
+        if dyn.reaction == "reinjection":
+            self.positions = np.ascontiguousarray(
+                reinject(self.positions, counts, self.n, self.rng, self.sample_prior))
+            return
+        if dyn.reaction == "unbalanced":
+            self.weights *= expected_population_fraction(self.values, dyn.alpha, dt)
+        self.positions = np.ascontiguousarray(self.positions[restore_population(counts, self.n, self.rng)])
+
+    def step(self, dt: float) -> None:
+        """One step: gradient move (if transport), then birth–death (if a reaction)."""
+        if self.dynamics.transport:
+            self.move(dt)
+        if self.dynamics.has_reaction:
+            self.birth_death(dt)

@@ -18,6 +18,8 @@ import numpy as np
 from scipy.integrate import quad
 
 from .grid import Grid
+from .interaction import ConvolutionInteraction, QuadraticKernel
+from .problem import Problem
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,18 @@ class GaussianFlow:
 
         integral, _ = quad(rate, 0.0, t, epsabs=1e-13, epsrel=1e-12)
         return self.mass0 * np.exp(-integral)
+
+    def problem(self, grid: Grid) -> Problem:
+        """The grid problem of this flow: F = (a/2)|θ|², k = (b/2)|x|² by FFT when b ≠ 0."""
+        potential = 0.5 * self.a * sum(c ** 2 for c in grid.mesh())
+        interaction = ConvolutionInteraction(grid, QuadraticKernel(self.b)) if self.b else None
+        return Problem(grid, potential, interaction, self.reaction, self.alpha, self.tau,
+                       transport=self.transport)
+
+    def initial_density(self, grid: Grid) -> np.ndarray:
+        """μ₀ sampled at the cell centres and rescaled to mass M₀ on the grid."""
+        mu0 = self.state(0.0).density(grid)
+        return mu0 * self.mass0 / grid.integrate(mu0)
 
     def state(self, t: float) -> GaussianState:
         mean, var = self._shape(t)

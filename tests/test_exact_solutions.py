@@ -9,7 +9,7 @@ import pytest
 from pdesolve.diagnostics import energy
 from pdesolve.exact import GaussianFlow, gibbs_density
 from pdesolve.grid import Grid
-from pdesolve.interaction import ConvolutionInteraction, QuadraticKernel
+from pdesolve.interaction import ConvolutionInteraction
 from pdesolve.problem import Problem, Scheme
 from pdesolve.solver import Solver
 
@@ -25,13 +25,8 @@ def box(ndim, cells, half_width, periodic=False):
 
 def solve_gaussian(flow: GaussianFlow, grid: Grid, scheme: Scheme, t_end: float, check_steps=True):
     """Run the grid solver on ``flow``'s problem; return (solver, L¹ error at t_end)."""
-    potential = 0.5 * flow.a * sum(c ** 2 for c in grid.mesh())
-    interaction = ConvolutionInteraction(grid, QuadraticKernel(flow.b)) if flow.b else None
-    problem = Problem(grid, potential, interaction, flow.reaction, flow.alpha, flow.tau,
-                      transport=flow.transport)
-    mu0 = flow.state(0.0).density(grid)
-    mu0 *= flow.mass0 / grid.integrate(mu0)
-    solver = Solver(problem, scheme, mu0)
+    mu0 = flow.initial_density(grid)
+    solver = Solver(flow.problem(grid), scheme, mu0)
     conserves_mass = flow.reaction != "unbalanced"
     mass0 = grid.integrate(mu0)
     energies = [energy(solver)]

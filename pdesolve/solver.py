@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import reaction as rk
-from .kernels import transport as tk
+from .kernels import kernel_set
 from .problem import Problem, Scheme
 
 # SSP Runge–Kutta tableaux in Shu–Osher form: stage s is
@@ -63,6 +62,7 @@ class Solver:
         self._shape = np.array(grid.cells + (1,) * (3 - grid.ndim), dtype=np.int64)
         self._periodic = np.array(grid.periodic + (False,) * (3 - grid.ndim))
         self._inv_h = np.array([1.0 / h for h in grid.spacing] + [1.0] * (3 - grid.ndim))
+        self._k = kernel_set(size)
         self._stages = SSP_STAGES[scheme.integrator]
         self._second_order = scheme.order == 2
         self._diffusion_number = 2.0 * problem.tau * float(np.sum(self._inv_h[: grid.ndim] ** 2))
@@ -93,6 +93,19 @@ class Solver:
         interaction.potential(mu.reshape(self.problem.grid.shape), self._interaction)
         np.add(self._f, self._interaction.reshape(-1), out=out)
 
+    def state(self) -> dict:
+        """Everything the future of the run depends on: μ, t, steps and the conserved mass."""
+        return {"mu": self.mu.copy(), "t": self.t, "steps": self.steps,
+                "conserved_mass": self._conserved_mass}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a :meth:`state`; the run then proceeds bit for bit as it would have."""
+        self._mu[:] = np.asarray(state["mu"], dtype=np.float64).reshape(-1)
+        self.t = float(state["t"])
+        self.steps = int(state["steps"])
+        self._conserved_mass = float(state["conserved_mass"])
+        self._v_is_current = self.problem.interaction is None
+
     # -- time step ---------------------------------------------------------------
     def stability_number(self, dt: float) -> float:
         """ν = Δt (Σ_a 2 max|u_a| / h_a + 2τ Σ_a 1/h_a² + α max_{μ>0} |U − s|) at the current state.
@@ -111,13 +124,13 @@ class Solver:
     def _rate_bound(self) -> float:
         """ν / Δt for the current state (V and U are refreshed as a side effect)."""
         self._refresh_potential()
-        tk.max_face_speeds(self._v, self._shape, self._periodic, self._inv_h, self._speeds)
+        self._k.max_face_speeds(self._v, self._shape, self._periodic, self._inv_h, self._speeds)
         bound = 0.0
         if self.problem.transport:
             bound += 2.0 * float(np.dot(self._speeds, self._inv_h)) + self._diffusion_number
         if self.problem.has_reaction:
             shift = self._refresh_reaction_potential()
-            bound += self.problem.alpha * rk.max_rate(self._mu, self._u, shift)
+            bound += self.problem.alpha * self._k.max_rate(self._mu, self._u, shift)
         return bound
 
     def stable_dt(self) -> float:
@@ -181,7 +194,7 @@ class Solver:
                 self._refresh_potential()
             else:
                 self._evaluate_potential(current, self._v)
-            tk.transport_stage(current, self._v, base, weight_base, weight_stage, dt,
+            self._k.transport_stage(current, self._v, base, weight_base, weight_stage, dt,
                                self._shape, self._periodic, self._inv_h, theta,
                                self._second_order, tau, out)
             current = out
@@ -191,8 +204,8 @@ class Solver:
     def _refresh_reaction_potential(self) -> float:
         """Set U = V + τ(log μ + 1) from the current V; return the shift s of the reaction rate."""
         problem = self.problem
-        rk.total_potential(self._v, self._mu, problem.tau, self._u)
-        mass, first = rk.moment_sums(self._mu, self._u)
+        self._k.total_potential(self._v, self._mu, problem.tau, self._u)
+        mass, first = self._k.moment_sums(self._mu, self._u)
         if problem.reaction == "balanced":
             return first / mass if mass > 0 else 0.0
         if problem.reaction == "reinjection":
@@ -209,14 +222,14 @@ class Solver:
         self._refresh_potential()
         shift = self._refresh_reaction_potential()
         if problem.reaction == "reinjection":
-            _, first = rk.moment_sums(self._mu, self._u)
+            _, first = self._k.moment_sums(self._mu, self._u)
             source = max(first * problem.grid.cell_volume, 0.0)
-            mass_after = rk.reinjection_reaction(self._mu, self._u, self._prior, shift, source,
+            mass_after = self._k.reinjection_reaction(self._mu, self._u, self._prior, shift, source,
                                                  problem.alpha, dt)
         else:
-            mass_after = rk.exponential_reaction(self._mu, self._u, shift, problem.alpha * dt)
+            mass_after = self._k.exponential_reaction(self._mu, self._u, shift, problem.alpha * dt)
         if problem.reaction in ("balanced", "reinjection") and mass_after > 0:
-            rk.scale(self._mu, self._conserved_mass / mass_after)
+            self._k.scale(self._mu, self._conserved_mass / mass_after)
         self._v_is_current = problem.interaction is None
 
     # -- diagnostics support -------------------------------------------------------
@@ -232,14 +245,14 @@ class Solver:
         shift = self._refresh_reaction_potential()
         transport = np.zeros_like(self._mu)
         if problem.transport:
-            tk.transport_rhs(self._mu, self._v, self._shape, self._periodic, self._inv_h,
+            self._k.transport_rhs(self._mu, self._v, self._shape, self._periodic, self._inv_h,
                              self.scheme.theta, self._second_order, problem.tau, transport)
         if not problem.has_reaction:
             reaction = np.zeros_like(self._mu)
         else:
             reaction = -problem.alpha * (self._u - shift) * self._mu
             if problem.reaction == "reinjection":
-                _, first = rk.moment_sums(self._mu, self._u)
+                _, first = self._k.moment_sums(self._mu, self._u)
                 source = max(first * problem.grid.cell_volume, 0.0)
                 reaction += problem.alpha * source * self._prior
         return self._u.reshape(shape).copy(), transport.reshape(shape), reaction.reshape(shape)

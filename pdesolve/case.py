@@ -581,6 +581,8 @@ _OUTPUT = {
     "path": _Key(_string(non_empty=True), lambda ctx: f"{ctx.name}.h5"),
     "save_potential": _Key(_boolean, True),
     "compression": _Key(_integer(_Range(low=0, high=9)), 4),
+    "checkpoint_steps": _Key(_integer(_NON_NEGATIVE), 0),
+    "checkpoint_seconds": _Key(_number(_NON_NEGATIVE), 300.0),
 }
 
 _PARTICLES = {

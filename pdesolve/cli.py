@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="override a case key, e.g. --set time.t_end=2 --set grid.cells=[64,64]")
     run.add_argument("--force", action="store_true", help="overwrite an existing result file")
+    run.add_argument("--resume", type=Path, metavar="OUT.h5",
+                     help="continue the interrupted or killed run whose result is OUT.h5 "
+                          "(same case file and --set overrides); finishes bit for bit as an "
+                          "uninterrupted run would")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
 
     plot = commands.add_parser("plot", help="PNG figures of a result file",
@@ -49,23 +53,34 @@ def _fail(message: str, code: int) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .case import CaseError, load_case
-    from .run import NumericalFault, run_case
+    from .output import ResultFormatError
+    from .run import NumericalFault, RunInterrupted, resume_case, run_case
     from .solver import StabilityError
 
+    overrides = tuple(args.overrides)
     try:
-        case = load_case(args.case, args.overrides)
-        output = args.output or Path(case.section("output").get("path") or f"{case.path.stem}.h5")
-        if output.exists() and not args.force:
-            return _fail(f"{output} already exists; use --force to overwrite it", EXIT_BAD_INPUT)
-        summary = run_case(case, output, force=args.force, progress=not args.quiet)
+        case = load_case(args.case, overrides)
+        if args.resume:
+            summary = resume_case(case, args.resume, progress=not args.quiet, overrides=overrides)
+        else:
+            output = args.output or Path(case.section("output").get("path") or f"{case.path.stem}.h5")
+            if output.exists() and not args.force:
+                return _fail(f"{output} already exists; use --force to overwrite it", EXIT_BAD_INPUT)
+            summary = run_case(case, output, force=args.force, progress=not args.quiet,
+                               overrides=overrides)
     except CaseError as err:
         return _fail(str(err), EXIT_BAD_INPUT)
-    except FileExistsError as err:
+    except (FileExistsError, ResultFormatError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)
     except (NumericalFault, StabilityError) as err:
         return _fail(f"{args.case}: {err}", EXIT_RUN_FAILED)
+    except RunInterrupted as err:
+        sets = "".join(f" --set {o}" for o in overrides)
+        print(f"{err}; checkpoint saved in {err.output}\n"
+              f"resume with: pdesolve run {args.case}{sets} --resume {err.output}", file=sys.stderr)
+        return 128 + err.signum
     except KeyboardInterrupt:
-        print("interrupted: no result written", file=sys.stderr)
+        print("interrupted before the run started: no result written", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
         print("\n".join(summary.lines()))

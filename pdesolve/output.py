@@ -72,6 +72,8 @@ from .grid import AXIS_NAMES, Grid
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
+STATUS_INTERRUPTED = "interrupted"
+CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output")
 _RESERVED_ROOT_ATTRS = ("pdesolve_version", "case_text", "case_source", "created", "status")
 _TIME_CHUNK = 256
 _DIAGNOSTICS_CHUNK = 1024
@@ -117,9 +119,9 @@ class ResultWriter:
         self.grid = grid
         self.force = force
         self.save_potential = save_potential
-        self.temp_path = self.path.parent / f".{self.path.name}.{os.getpid()}.partial"
+        self.temp_path = self.path.parent / f".{self.path.name}.{os.getpid()}.creating"
         self._diagnostic_names: tuple[str, ...] | None = None
-        self._file: h5py.File | None = h5py.File(self.temp_path, "w")
+        self._file: h5py.File | None = h5py.File(self.temp_path, "w", libver="latest")
         try:
             self._write_header(case_text, case_source, attrs, compression)
         except BaseException:
@@ -168,6 +170,10 @@ class ResultWriter:
                 ds.dims[a + 1].attach_scale(axis)
 
         f.create_group("diagnostics")
+        checkpoint = f.create_group("checkpoint")
+        checkpoint.create_dataset("mu", shape=g.shape, dtype=np.float64)
+        for name in CHECKPOINT_SCALARS:
+            checkpoint.create_dataset(name, shape=(), dtype=np.float64)
 
     def _require_open(self) -> h5py.File:
         if self._file is None:
@@ -195,6 +201,7 @@ class ResultWriter:
             ds[n] = values
         snaps["time"].resize((n + 1,))
         snaps["time"][n] = t
+        self._file.flush()
 
     def add_diagnostics(self, row: Mapping[str, float]) -> None:
         """Append one row of diagnostics; the first row fixes the column names."""
@@ -219,23 +226,111 @@ class ResultWriter:
             ds = group[name]
             ds.resize((m + 1,))
             ds[m] = float(row[name])
+        self._file.flush()
+
+    def attrs(self) -> dict[str, Any]:
+        """The root attributes written so far."""
+        return read_attrs(self._require_open())
+
+    def diagnostics(self) -> dict[str, h5py.Dataset]:
+        """The diagnostics columns written so far (datasets of the open file)."""
+        return dict(self._require_open()["diagnostics"].items())
+
+    def last_snapshot(self) -> np.ndarray:
+        """μ of the last snapshot written (a copy)."""
+        return self._require_open()["snapshots/mu"][-1]
+
+    def write_checkpoint(self, mu: np.ndarray, **state: float) -> None:
+        """Store μ and the scalars ``state`` (names in CHECKPOINT_SCALARS) in /checkpoint,
+        replacing the last one, and flush.
+
+        The first checkpoint also switches the file to HDF5 single-writer/multiple-reader
+        mode and gives it its ``.partial`` name: from then on the file on disk stays
+        readable (``h5py.File(path, "r", swmr=True)``) even if the process is killed.
+        """
+        f = self._require_open()
+        group = f["checkpoint"]
+        group["mu"][...] = mu
+        for key, value in state.items():
+            group[key][()] = value
+        if not f.swmr_mode:
+            if self._diagnostic_names is None:
+                raise RuntimeError("write a diagnostics row before the first checkpoint")
+            f.swmr_mode = True
+            partial = self.temp_path.with_suffix(".partial")
+            os.replace(self.temp_path, partial)
+            self.temp_path = partial
+        f.flush()
+
+    def suspend(self) -> Path:
+        """Mark the file interrupted, close it and move it to ``path`` for a later resume."""
+        self._close_with_status(STATUS_INTERRUPTED, None)
+        os.replace(self.temp_path, self.path)
+        return self.path
+
+    def _close_with_status(self, status: str, summary: Mapping[str, Any] | None) -> None:
+        """Close the writing handle, then set the root status (and /summary) and fsync."""
+        self._require_open().close()
+        self._file = None
+        with h5py.File(self.temp_path, "r+") as f:
+            if summary is not None:
+                group = f.create_group("summary")
+                for key, value in summary.items():
+                    group.attrs[key] = value
+            f.attrs["status"] = status
+        with open(self.temp_path, "rb+") as handle:
+            os.fsync(handle.fileno())
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike, check=None, **options: Any) -> tuple[ResultWriter, dict]:
+        """Continue the result at ``path`` (interrupted), or the partial file a killed run
+        left beside it: a new writer holding its snapshots and diagnostics up to the last
+        checkpoint, and that checkpoint {"mu": array, "t": ..., ...}.  ``options`` go to
+        the constructor.  ``check(attrs)`` sees the old file's root attributes before
+        anything is written and may raise to refuse.
+        Raises ResultFormatError when there is nothing to resume."""
+        path = Path(path)
+        source = path if path.exists() else _newest_partial(path)
+        if source is None:
+            raise ResultFormatError(f"{path}: no such result, and no partial file of a killed run beside it")
+        try:
+            old = h5py.File(source, "r", swmr=True)
+        except OSError as err:
+            raise ResultFormatError(f"{source}: not a resumable pdesolve result ({err})") from None
+        with old:
+            attrs = read_attrs(old)
+            if attrs.get("status") == STATUS_COMPLETE:
+                raise ResultFormatError(f"{source}: the run is already complete; nothing to resume")
+            if "checkpoint" not in old or old["checkpoint/snapshots"][()] < 1:
+                raise ResultFormatError(f"{source}: no checkpoint to resume from")
+            if check is not None:
+                check(attrs)
+            checkpoint = {"mu": old["checkpoint/mu"][...]}
+            checkpoint.update({name: float(old["checkpoint"][name][()]) for name in CHECKPOINT_SCALARS})
+            kept = int(checkpoint["snapshots"])
+            snaps = old["snapshots"]
+            extra = {k: v for k, v in attrs.items() if k not in _RESERVED_ROOT_ATTRS}
+            writer = cls(path, read_grid(old), case_text=attrs["case_text"],
+                         case_source=attrs["case_source"], attrs=extra,
+                         save_potential="V" in snaps, force=True, **options)
+            columns = {name: ds[:kept] for name, ds in old["diagnostics"].items()}
+            for i in range(kept):
+                writer.add_snapshot(float(snaps["time"][i]), snaps["mu"][i],
+                                    snaps["V"][i] if "V" in snaps else None)
+                writer.add_diagnostics({name: float(values[i]) for name, values in columns.items()})
+        writer.write_checkpoint(**checkpoint)
+        if source != path:
+            source.unlink()
+        return writer, checkpoint
 
     def finish(self, summary: Mapping[str, Any]) -> Path:
         """Store the summary, mark the file complete and move it to ``path``."""
-        f = self._require_open()
+        self._require_open()
         if self.path.exists() and not self.force:
             self.abort()
             raise FileExistsError(f"{self.path} appeared while writing; use --force to overwrite it")
         try:
-            group = f.create_group("summary")
-            for key, value in summary.items():
-                group.attrs[key] = value
-            f.attrs["status"] = STATUS_COMPLETE
-            f.flush()
-            f.close()
-            self._file = None
-            with open(self.temp_path, "rb+") as handle:
-                os.fsync(handle.fileno())
+            self._close_with_status(STATUS_COMPLETE, summary)
             os.replace(self.temp_path, self.path)
         except BaseException:
             self.abort()
@@ -244,18 +339,24 @@ class ResultWriter:
 
     def abort(self) -> None:
         """Close and delete the temporary file (no-op once finished or aborted)."""
-        if self._file is not None:
-            try:
+        try:
+            if self._file is not None:
                 self._file.close()
-            finally:
-                self._file = None
-                self.temp_path.unlink(missing_ok=True)
+        finally:
+            self._file = None
+            self.temp_path.unlink(missing_ok=True)
 
     def __enter__(self) -> ResultWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.abort()
+
+
+def _newest_partial(path: Path) -> Path | None:
+    """The most recent ``.<name>.<pid>.partial`` beside ``path``, if any."""
+    partials = sorted(path.parent.glob(f".{path.name}.*.partial"), key=lambda p: p.stat().st_mtime)
+    return partials[-1] if partials else None
 
 
 def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> h5py.File:

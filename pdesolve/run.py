@@ -1,7 +1,10 @@
 """A grid run of a case from start to result file: build, integrate, observe, write."""
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +13,7 @@ from tqdm import tqdm
 
 from . import diagnostics
 from .build import Setup, build_setup
-from .case import Case
+from .case import Case, CaseError
 from .output import ResultWriter
 from .solver import Solver
 
@@ -76,54 +79,154 @@ def check_state(solver: Solver) -> None:
             "lower time.cfl (positivity needs a stability number below 1)")
 
 
-def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True) -> RunSummary:
-    """Integrate ``setup`` to its last output time, writing snapshots and diagnostics."""
+class RunInterrupted(Exception):
+    """SIGINT or SIGTERM arrived; the run stopped after a whole step and checkpointed."""
+
+    def __init__(self, signum: int, output: Path, t: float, steps: int):
+        super().__init__(f"interrupted by {signal.Signals(signum).name} at t = {t:g} after step {steps}")
+        self.signum = signum
+        self.output = output
+
+
+@contextmanager
+def stop_on_signals():
+    """Within the block, SIGINT/SIGTERM only raise a flag (``flag["signum"]``) that the
+    time loop checks after each step; the previous handlers come back afterwards."""
+    flag = {"signum": None}
+
+    def handler(signum, frame):
+        flag["signum"] = signum
+
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
+              checkpoint: dict | None = None, checkpoint_steps: int = 0,
+              checkpoint_seconds: float = 0.0, stop: dict | None = None) -> RunSummary:
+    """Integrate ``setup`` to its last output time, writing snapshots and diagnostics.
+
+    Starts from ``checkpoint`` (as returned by :meth:`ResultWriter.resume`) when given.
+    A checkpoint is written with every snapshot, every ``checkpoint_steps`` steps and
+    every ``checkpoint_seconds`` of wall time (0 disables either), and when
+    ``stop["signum"]`` is set (see :func:`stop_on_signals`), after which the file is
+    closed marked interrupted and RunInterrupted is raised.
+    """
+    stop = {"signum": None} if stop is None else stop
     solver = Solver(setup.problem, setup.scheme, setup.mu0)
     times = setup.output_times
     started = time.perf_counter()
-    previous = solver.mu.copy()
-    first = diagnostics.collect(solver, 0.0, None)
-    writer.add_snapshot(solver.t, solver.mu, solver.potential())
-    writer.add_diagnostics(first)
+    if checkpoint is None:
+        first = diagnostics.collect(solver, 0.0, None)
+        writer.add_snapshot(solver.t, solver.mu, solver.potential())
+        writer.add_diagnostics(first)
+        next_output = 1
+        writer.write_checkpoint(**solver.state(), snapshots=1, next_output=next_output)
+    else:
+        solver.restore(checkpoint)
+        next_output = int(checkpoint["next_output"])
+        first = read_first_row(writer)
+    previous = writer.last_snapshot()
     row = first
-    bar = tqdm(total=float(times[-1]), unit="t", disable=None if progress else True, leave=False,
-               bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]")
-    last_dt = [0.0]
+    bar = tqdm(total=float(times[-1]), initial=solver.t, unit="t", disable=None if progress else True,
+               leave=False, bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]")
+    last = {"dt": 0.0, "saved_at": time.perf_counter()}
 
-    def on_step(s: Solver, dt: float) -> None:
-        last_dt[0] = dt
-        bar.update(dt)
-        if s.steps % 50 == 0:
-            elapsed = time.perf_counter() - started
-            bar.set_postfix_str(f"{s.steps / elapsed:.0f} steps/s", refresh=False)
+    def save_checkpoint() -> None:
+        writer.write_checkpoint(**solver.state(), snapshots=next_output, next_output=next_output)
+        last["saved_at"] = time.perf_counter()
 
     with bar:
-        for t_next in times[1:]:
-            solver.advance(float(t_next), on_step)
+        def on_step(s: Solver, dt: float) -> None:
+            last["dt"] = dt
+            bar.update(dt)
+            if s.steps % 50 == 0:
+                bar.set_postfix_str(f"{s.steps / (time.perf_counter() - started):.0f} steps/s", refresh=False)
+            if stop["signum"] is not None:
+                save_checkpoint()
+                writer.suspend()
+                raise RunInterrupted(stop["signum"], writer.path, s.t, s.steps)
+            if ((checkpoint_steps and s.steps % checkpoint_steps == 0)
+                    or (checkpoint_seconds and time.perf_counter() - last["saved_at"] >= checkpoint_seconds)):
+                save_checkpoint()
+
+        while next_output < len(times):
+            solver.advance(float(times[next_output]), on_step)
             check_state(solver)
-            row = diagnostics.collect(solver, last_dt[0], previous)
+            row = diagnostics.collect(solver, last["dt"], previous)
             writer.add_snapshot(solver.t, solver.mu, solver.potential())
             writer.add_diagnostics(row)
             previous[...] = solver.mu
+            next_output += 1
+            save_checkpoint()
     return RunSummary(
         output=writer.path, steps=solver.steps, wall_time=time.perf_counter() - started,
         t_end=solver.t, mass_initial=first["mass"], mass_final=row["mass"],
         energy_initial=first["energy"], energy_final=row["energy"], loss_final=row.get("loss"))
 
 
-def run_case(case: Case, output: str | Path, *, force: bool = False, progress: bool = True) -> RunSummary:
+def read_first_row(writer: ResultWriter) -> dict[str, float]:
+    """The diagnostics row of t = 0 of a run being resumed."""
+    return {name: float(ds[0]) for name, ds in writer.diagnostics().items()}
+
+
+def _writer_options(case: Case) -> dict:
+    out_spec = case.section("output")
+    return {"checkpoint_steps": out_spec["checkpoint_steps"],
+            "checkpoint_seconds": out_spec["checkpoint_seconds"]}
+
+
+def run_case(case: Case, output: str | Path, *, force: bool = False, progress: bool = True,
+             overrides: tuple[str, ...] = ()) -> RunSummary:
     """Run ``case`` and write its result to ``output`` (refused if it exists, unless ``force``).
 
-    The file appears only when the run completes; a failed run leaves nothing behind.
+    The file appears when the run completes, or marked interrupted after SIGINT/SIGTERM;
+    a run that fails leaves nothing behind.  ``overrides`` are recorded for ``--resume``.
     """
     setup = build_setup(case)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     out_spec = case.section("output")
-    attrs = {"title": case.data.get("title", case.path.stem)}
-    with ResultWriter(output, setup.grid, case_text=case.text, case_source=str(case.path), attrs=attrs,
-                      save_potential=out_spec["save_potential"], compression=out_spec["compression"],
-                      force=force) as writer:
-        summary = run_setup(setup, writer, progress=progress)
+    attrs = {"title": case.data.get("title", case.path.stem), "overrides": list(overrides) or ""}
+    with stop_on_signals() as stop, \
+            ResultWriter(output, setup.grid, case_text=case.text, case_source=str(case.path), attrs=attrs,
+                         save_potential=out_spec["save_potential"], compression=out_spec["compression"],
+                         force=force) as writer:
+        summary = run_setup(setup, writer, progress=progress, stop=stop, **_writer_options(case))
+        writer.finish(summary.as_attrs())
+    return summary
+
+
+def resume_case(case: Case, output: str | Path, *, progress: bool = True,
+                overrides: tuple[str, ...] = ()) -> RunSummary:
+    """Continue the interrupted (or killed) run of ``case`` whose result is ``output``.
+
+    The case text and the --set overrides must be the ones the run started with.
+    """
+    with stop_on_signals() as stop:
+        return _resume(case, output, progress, overrides, stop)
+
+
+def _resume(case: Case, output: str | Path, progress: bool, overrides: tuple[str, ...],
+            stop: dict) -> RunSummary:
+    def same_case(attrs: dict) -> None:
+        recorded = tuple(attrs.get("overrides") or ())
+        if attrs.get("case_text") != case.text or recorded != tuple(overrides):
+            raise CaseError(str(case.path), "--resume",
+                            f"{output} was started from a different case file or --set overrides")
+
+    setup = build_setup(case)
+    out_spec = case.section("output")
+    writer, checkpoint = ResultWriter.resume(output, check=same_case, compression=out_spec["compression"])
+    with writer:
+        summary = run_setup(setup, writer, progress=progress, checkpoint=checkpoint, stop=stop,
+                            **_writer_options(case))
         writer.finish(summary.as_attrs())
     return summary

@@ -105,7 +105,8 @@ def test_defaults_are_filled(tmp_path):
                             "times": None, "max_steps": 10_000_000}
     assert data["scheme"] == {"order": 2, "limiter": "mc", "integrator": "ssprk2",
                               "splitting": "strang"}
-    assert data["output"] == {"path": "tiny_run.h5", "save_potential": True, "compression": 4}
+    assert data["output"] == {"path": "tiny_run.h5", "save_potential": True, "compression": 4,
+                              "checkpoint_steps": 0, "checkpoint_seconds": 300.0}
     assert data["particles"] == {"n": 1000, "replicates": 1, "seed": 0, "integrator": "euler",
                                  "interaction": "auto"}
 

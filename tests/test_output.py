@@ -142,7 +142,12 @@ def test_no_file_at_path_until_finish(tmp_path):
         writer.add_diagnostics({"t": 0.0})
         assert not path.exists()
         assert writer.temp_path.exists() and writer.temp_path.parent == tmp_path
-        assert writer.temp_path.name.startswith(".run.h5.") and writer.temp_path.suffix == ".partial"
+        assert writer.temp_path.name.startswith(".run.h5.") and writer.temp_path.suffix == ".creating"
+        writer.write_checkpoint(grid.zeros(), t=0.0, steps=0, conserved_mass=0.0, snapshots=1,
+                                next_output=1)
+        # crash-safe (SWMR) from the first checkpoint on, under the .partial name
+        assert writer.temp_path.suffix == ".partial" and writer.temp_path.exists()
+        assert not path.exists()
         assert writer.finish({}) == path
     assert list(tmp_path.iterdir()) == [path]
 

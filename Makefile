@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 CASE   ?= cases/gaussian_1d.toml
 OUT    ?= out
 
-.PHONY: install run test plot clean
+.PHONY: install run test validation bench clean
 
 $(BIN)/pdesolve: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+validation: install
+	for script in validation/*.py; do $(BIN)/python $$script || exit 1; done
+
+bench: install
+	$(BIN)/python benchmarks/bench.py --output benchmarks/RESULTS.md
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

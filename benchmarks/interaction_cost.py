@@ -20,15 +20,19 @@ class CountingInteraction:
         self.inner.potential(mu, out)
 
 
-def evaluations_per_step(cells: tuple[int, ...]) -> int:
-    """Number of V = F + K ⋆ μ evaluations one ``solver.step`` makes (counted, not assumed)."""
+def evaluations_per_step(cells: tuple[int, ...]) -> tuple[int, int]:
+    """V = F + K ⋆ μ evaluations (counted, not assumed) made by one ``solver.step`` that
+    follows a step, and by one ``stable_dt`` + ``step`` pair as ``Solver.advance`` makes."""
     solver = make_solver(cells, interaction=True)
     dt = solver.stable_dt()
     solver.step(dt)
     counter = CountingInteraction(solver.problem.interaction)
     solver.problem.interaction = counter
     solver.step(dt)
-    return counter.calls
+    step_alone = counter.calls
+    solver.stable_dt()
+    solver.step(dt)
+    return step_alone, counter.calls - step_alone
 
 
 def interaction_overhead(cells: tuple[int, ...], workers: int, repeats: int) -> dict[str, float]:
@@ -49,7 +53,7 @@ def interaction_overhead(cells: tuple[int, ...], workers: int, repeats: int) -> 
     bare = median_seconds(pair, repeats)
     dt = solver.stable_dt()
     step = median_seconds(lambda: solver.step(dt), repeats)
-    evaluations = evaluations_per_step(cells)
+    evaluations, _ = evaluations_per_step(cells)
     return {
         "padded": padded, "potential_s": potential, "fft_pair_s": bare, "step_s": step,
         "evaluations": evaluations, "potential_ratio": potential / bare,

@@ -59,5 +59,7 @@ def machine_info() -> dict[str, str]:
         "scipy": scipy.__version__,
         "numba": numba.__version__,
         "numba threading layer max threads (NUMBA_NUM_THREADS)": str(numba.config.NUMBA_NUM_THREADS),
+        "OMP_WAIT_POLICY / NUMBA_THREADING_LAYER in the environment": "%s / %s" % (
+            os.environ.get("OMP_WAIT_POLICY", "unset"), os.environ.get("NUMBA_THREADING_LAYER", "unset")),
         "load average at start (1/5/15 min)": "%.2f / %.2f / %.2f" % load_average(),
     }

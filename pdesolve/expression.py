@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -372,7 +373,9 @@ def compile_expression(text: str, variables: Sequence[str]) -> Expression:
         raise ExpressionError(f"expression too long: {len(text)} characters "
                               f"(at most {MAX_TEXT_LENGTH})")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # e.g. SyntaxWarning for "1x": the error says it all
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         reason = err.msg if isinstance(err, SyntaxError) else (str(err) or type(err).__name__)
         raise ExpressionError(f"cannot parse {_quote(text)}: {reason}") from None

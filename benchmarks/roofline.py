@@ -61,7 +61,8 @@ def step_throughput(cells: tuple[int, ...], order: int, repeats: int) -> dict[st
 def kernel_profile(cells: tuple[int, ...], order: int, repeats: int) -> dict[str, float]:
     """Median seconds of each kernel the step calls, on the step's own arrays.
 
-    The kernels are the ones the solver picked for this grid size (``solver._k``).
+    Small grids (< PARALLEL_MIN_CELLS) run on one thread inside the solver; the kernels
+    timed here run on the current Numba thread count.
     Per step: 2 × transport_stage, 2 × (total_potential, moment_sums,
     exponential_reaction, scale) and one μ ← μ⁽²⁾ copy; max_face_speeds belongs to
     stable_dt (called once per step by Solver.advance), not to step().
@@ -69,7 +70,8 @@ def kernel_profile(cells: tuple[int, ...], order: int, repeats: int) -> dict[str
     solver = make_solver(cells, order=order)
     dt = solver.stable_dt()
     s = solver
-    tk = rk = s._k
+    from pdesolve.kernels import reaction as rk
+    from pdesolve.kernels import transport as tk
     mu, v, u, out = s._mu, s._v, s._u, s._stage
     mu_copy = mu.copy()
 
@@ -105,21 +107,3 @@ def kernel_profile(cells: tuple[int, ...], order: int, repeats: int) -> dict[str
 def set_threads(threads: int) -> None:
     """Numba's thread count for all following parallel kernels."""
     numba.set_num_threads(threads)
-
-
-def twin_comparison(cells: tuple[int, ...], repeats: int) -> dict[str, tuple[float, float]]:
-    """{kernel: (parallel kernel on the current thread count, serial twin)} median seconds,
-    for the two kernels that dominate a step."""
-    from pdesolve.kernels import reaction, transport
-    s = make_solver(cells, order=2)
-    dt = s.stable_dt()
-    stage_args = (s._mu, s._v, s._mu, 0.0, 1.0, dt, s._shape, s._periodic, s._inv_h,
-                  s.scheme.theta, True, 0.0, s._stage)
-    return {
-        "transport_stage": (
-            median_seconds(lambda: transport.transport_stage(*stage_args), repeats),
-            median_seconds(lambda: transport.transport_stage_serial(*stage_args), repeats)),
-        "exponential_reaction (rate 0)": (
-            median_seconds(lambda: reaction.exponential_reaction(s._mu, s._u, 0.0, 0.0), repeats),
-            median_seconds(lambda: reaction.exponential_reaction_serial(s._mu, s._u, 0.0, 0.0), repeats)),
-    }

@@ -73,6 +73,7 @@ from .grid import AXIS_NAMES, Grid
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
 STATUS_INTERRUPTED = "interrupted"
+STATUS_FAILED = "failed"
 CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output")
 _RESERVED_ROOT_ATTRS = ("pdesolve_version", "case_text", "case_source", "created", "status")
 _TIME_CHUNK = 256
@@ -262,9 +263,9 @@ class ResultWriter:
             self.temp_path = partial
         f.flush()
 
-    def suspend(self) -> Path:
-        """Mark the file interrupted, close it and move it to ``path`` for a later resume."""
-        self._close_with_status(STATUS_INTERRUPTED, None)
+    def suspend(self, status: str = STATUS_INTERRUPTED) -> Path:
+        """Mark the file ``status`` (interrupted, or failed), close it and move it to ``path``."""
+        self._close_with_status(status, None)
         os.replace(self.temp_path, self.path)
         return self.path
 

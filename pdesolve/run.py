@@ -14,8 +14,11 @@ from tqdm import tqdm
 from . import diagnostics
 from .build import Setup, build_setup
 from .case import Case, CaseError
-from .output import ResultWriter
-from .solver import Solver
+from .output import STATUS_FAILED, ResultWriter
+from .solver import Solver, StabilityError
+
+MASS_DRIFT_TOLERANCE = 1e-9  # relative, for dynamics that conserve mass
+DT_COLLAPSE = 1e-10  # a step below this fraction of t_end is a collapse
 
 
 class NumericalFault(RuntimeError):
@@ -62,8 +65,9 @@ class RunSummary:
         return out
 
 
-def check_state(solver: Solver) -> None:
-    """Raise NumericalFault if μ has NaN/Inf or values below −1e-12 max μ."""
+def check_state(solver: Solver, mass0: float) -> None:
+    """Raise NumericalFault if μ has NaN/Inf, values below −1e-12 max μ, or (for dynamics
+    that conserve mass) a relative mass drift above MASS_DRIFT_TOLERANCE."""
     mu = solver.mu
     finite = np.isfinite(mu)
     if not finite.all():
@@ -77,6 +81,13 @@ def check_state(solver: Solver) -> None:
         raise NumericalFault(
             f"negative density {low:.3g} at step {solver.steps}, t = {solver.t:g}, cell {cell}: "
             "lower time.cfl (positivity needs a stability number below 1)")
+    problem = solver.problem
+    if problem.reaction != "unbalanced" or not problem.has_reaction:
+        drift = (problem.grid.integrate(mu) - mass0) / mass0
+        if abs(drift) > MASS_DRIFT_TOLERANCE:
+            raise NumericalFault(
+                f"mass drifted by {drift:+.2e} (relative) by step {solver.steps}, t = {solver.t:g}: "
+                "the density reached a no-flux wall it should not cross, or the state is corrupt")
 
 
 class RunInterrupted(Exception):
@@ -149,6 +160,10 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
             bar.update(dt)
             if s.steps % 50 == 0:
                 bar.set_postfix_str(f"{s.steps / (time.perf_counter() - started):.0f} steps/s", refresh=False)
+            if dt < DT_COLLAPSE * float(times[-1]) and s.t < float(times[next_output]):
+                raise NumericalFault(
+                    f"time step collapsed to {dt:.3g} at step {s.steps}, t = {s.t:g}: the potential "
+                    "gradient or the reaction rate α|U − Ū| blew up; check F, K and dynamics.alpha")
             if stop["signum"] is not None:
                 save_checkpoint()
                 writer.suspend()
@@ -158,8 +173,13 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
                 save_checkpoint()
 
         while next_output < len(times):
-            solver.advance(float(times[next_output]), on_step)
-            check_state(solver)
+            try:
+                solver.advance(float(times[next_output]), on_step)
+                check_state(solver, first["mass"])
+            except (NumericalFault, StabilityError) as err:
+                writer.suspend(STATUS_FAILED)
+                raise type(err)(f"{err}; the snapshots up to the last good state are kept in "
+                                f"{writer.path} (status 'failed')") from None
             row = diagnostics.collect(solver, last["dt"], previous)
             writer.add_snapshot(solver.t, solver.mu, solver.potential())
             writer.add_diagnostics(row)

@@ -123,12 +123,16 @@ def test_missing_case_file_and_bad_set_syntax(tmp_path, tiny_case):
     assert done.returncode == 2 and done.stderr.startswith("error: --set: nonsense")
 
 
-def test_fixed_dt_above_stability_limit_fails_cleanly(tiny_case, tmp_path):
+def test_fixed_dt_above_stability_limit_fails_and_keeps_the_last_good_state(tiny_case, tmp_path):
     out = tmp_path / "unstable.h5"
     done = cli("run", tiny_case, "-o", out, "--set", "time.dt=0.1")
     assert done.returncode == 1
     assert "exceeds the stability limit" in done.stderr and "Traceback" not in done.stderr
-    assert not out.exists() and list(tmp_path.glob(".*partial")) == []
+    assert len(done.stderr.strip().splitlines()) == 1
+    # the last good state (here the initial one) is kept, marked failed
+    assert list(tmp_path.glob(".*partial")) == []
+    result = read_result(out, allow_incomplete=True)
+    assert result.attrs["status"] == "failed" and len(result.times) == 1
 
 
 def test_plot_of_a_missing_or_foreign_file(tmp_path):
@@ -157,3 +161,12 @@ def test_every_shipped_case_runs(case, tmp_path):
     result = read_result(out)
     assert np.all(np.isfinite(result.mu)) and result.mu.min() >= 0
     assert result.summary["steps"] >= 1
+
+
+def test_time_step_collapse_is_diagnosed(tiny_case, tmp_path):
+    out = tmp_path / "stiff.h5"
+    done = cli("run", tiny_case, "-o", out, "--set", "potential.stiffness=1e14")
+    assert done.returncode == 1, done.stderr
+    line, = done.stderr.strip().splitlines()
+    assert "time step collapsed" in line and "dynamics.alpha" in line and "Traceback" not in line
+    assert read_result(out, allow_incomplete=True).attrs["status"] == "failed"

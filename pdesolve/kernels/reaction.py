@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import math
 
-from numba import prange
-
-from . import compile_twins
+from numba import njit, prange
 
 LOG_FLOOR = 1e-300
 
 
+@njit(parallel=True, cache=True)
 def total_potential(v, mu, tau, out):
     """out = U = V + τ (log μ + 1), with μ floored at 1e-300 inside the log when τ > 0."""
     for i in prange(v.size):
@@ -23,6 +22,7 @@ def total_potential(v, mu, tau, out):
             out[i] = v[i]
 
 
+@njit(parallel=True, cache=True)
 def moment_sums(mu, u):
     """(Σ_i μ_i, Σ_i U_i μ_i)."""
     mass = 0.0
@@ -33,6 +33,7 @@ def moment_sums(mu, u):
     return mass, first
 
 
+@njit(parallel=True, cache=True)
 def max_rate(mu, u, shift):
     """max over cells with μ > 0 of |U − s| (0 on an empty grid)."""
     best = 0.0
@@ -42,6 +43,7 @@ def max_rate(mu, u, shift):
     return best
 
 
+@njit(parallel=True, cache=True)
 def exponential_reaction(mu, u, shift, rate_dt):
     """μ ← μ exp(−α Δt (U − s)), the exact step of dμ/dt = −α (U − s) μ.
 
@@ -54,6 +56,7 @@ def exponential_reaction(mu, u, shift, rate_dt):
     return total
 
 
+@njit(parallel=True, cache=True)
 def reinjection_reaction(mu, u, prior, shift, source, alpha, dt):
     """Exact step of dμ/dt = −α (U − s) μ + α q μ_b with U, s, q frozen:
 
@@ -74,20 +77,9 @@ def reinjection_reaction(mu, u, prior, shift, source, alpha, dt):
     return total
 
 
+@njit(parallel=True, cache=True)
 def scale(mu, factor):
     """μ ← c μ."""
     for i in prange(mu.size):
         mu[i] *= factor
 
-
-total_potential, total_potential_serial = compile_twins(total_potential)
-
-moment_sums, moment_sums_serial = compile_twins(moment_sums)
-
-max_rate, max_rate_serial = compile_twins(max_rate)
-
-exponential_reaction, exponential_reaction_serial = compile_twins(exponential_reaction)
-
-reinjection_reaction, reinjection_reaction_serial = compile_twins(reinjection_reaction)
-
-scale, scale_serial = compile_twins(scale)

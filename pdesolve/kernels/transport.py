@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from . import compile_twins
-
 
 @njit(inline="always")
 def neighbour(i, offset, n, periodic):
@@ -115,6 +113,7 @@ def flux_divergence(mu, v, flat, i, j, k, shape, periodic, inv_h, theta, second_
     return div
 
 
+@njit(parallel=True, cache=True)
 def transport_stage(mu, v, base, weight_base, weight_stage, dt, shape, periodic, inv_h,
                     theta, second_order, tau, out):
     """One SSP Runge–Kutta stage, fused into a single pass over the grid:
@@ -133,6 +132,7 @@ def transport_stage(mu, v, base, weight_base, weight_stage, dt, shape, periodic,
                 out[flat] = weight_base * base[flat] + weight_stage * (mu[flat] - dt * div)
 
 
+@njit(parallel=True, cache=True)
 def transport_rhs(mu, v, shape, periodic, inv_h, theta, second_order, tau, out):
     """out = −Σ_a (Φ_{a,i+½} − Φ_{a,i−½}) / h_a, the semi-discrete transport rate dμ/dt."""
     n1, n2 = shape[1], shape[2]
@@ -153,6 +153,7 @@ def face_jump(v, flat, index, n, stride, periodic):
     return abs(v[flat + (nxt - index) * stride] - v[flat])
 
 
+@njit(parallel=True, cache=True)
 def max_face_speeds(v, shape, periodic, inv_h, out):
     """out[a] = max over faces along axis a of |u| = |V_{i+1} − V_i| / h_a (0 for absent axes)."""
     n0, n1, n2 = shape[0], shape[1], shape[2]
@@ -170,9 +171,3 @@ def max_face_speeds(v, shape, periodic, inv_h, out):
     out[1] = s1 * inv_h[1]
     out[2] = s2 * inv_h[2]
 
-
-transport_stage, transport_stage_serial = compile_twins(transport_stage)
-
-transport_rhs, transport_rhs_serial = compile_twins(transport_rhs)
-
-max_face_speeds, max_face_speeds_serial = compile_twins(max_face_speeds)

@@ -1,0 +1,327 @@
+"""pdesolve benchmarks: roofline, interaction overhead, scaling, peers.
+
+    python benchmarks/bench.py [--quick] [--output benchmarks/RESULTS.md]
+
+Everything runs in this one process (except the cold-start measurements, which need
+a fresh interpreter and Numba cache).  Times are medians over repeats after one
+untimed warm-up call; Numba's thread count is set explicitly for every measurement.
+``--quick`` uses tiny sizes and one repeat, for the test suite.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numba  # noqa: E402
+
+import interaction_cost  # noqa: E402
+import peers  # noqa: E402
+import roofline  # noqa: E402
+import scaling  # noqa: E402
+import threading_sensitivity  # noqa: E402
+from cases import make_solver  # noqa: E402
+from timing import first_call_seconds, load_average, machine_info  # noqa: E402
+
+SECTIONS = ("## Machine", "## Numba compilation", "## 1. Roofline", "## 2. Interaction overhead",
+            "## 3. Scaling", "## 4. Peers", "## Summary against the targets")
+THREAD_COUNTS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes and repeat counts of one benchmark run."""
+
+    repeats: int
+    stream_values: int
+    roofline_cells: tuple[tuple[int, ...], ...]
+    profile_cells: tuple[tuple[int, ...], ...]
+    sensitivity_cells: tuple[tuple[int, ...], ...]
+    interaction_cells: tuple[tuple[int, ...], ...]
+    scaling_totals: tuple[int, ...]
+    peer_cells: tuple[int, ...]
+    cold_start: bool
+
+
+FULL = Settings(repeats=7, stream_values=2 ** 24,
+                roofline_cells=((10 ** 6,), (512, 512), (128, 128, 128)),
+                profile_cells=((512, 512), (128, 128, 128)),
+                sensitivity_cells=((512, 512), (128, 128, 128)),
+                interaction_cells=((256, 256), (64, 64, 64)),
+                scaling_totals=(10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6),
+                peer_cells=(128, 256), cold_start=True)
+QUICK = Settings(repeats=1, stream_values=2 ** 18,
+                 roofline_cells=((10 ** 4,), (32, 32), (12, 12, 12)),
+                 profile_cells=((32, 32),),
+                 sensitivity_cells=((32, 32),),
+                 interaction_cells=((32, 32), (8, 8, 8)),
+                 scaling_totals=(10 ** 2, 10 ** 3),
+                 peer_cells=(32,), cold_start=False)
+
+
+def shape_name(cells: tuple[int, ...]) -> str:
+    return "×".join(str(c) for c in cells) + f" ({len(cells)}-D)"
+
+
+def table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def machine_section(settings: Settings, quick: bool) -> list[str]:
+    lines = ["## Machine", ""]
+    lines += [f"- {key}: {value}" for key, value in machine_info().items()]
+    lines += [f"- mode: {'--quick (tiny sizes, 1 repeat: not representative)' if quick else 'full'}",
+              f"- repeats per timing: {settings.repeats} (median, after 1 warm-up call)",
+              f"- Numba thread counts used: {', '.join(map(str, THREAD_COUNTS))} "
+              "(numba.set_num_threads before each measurement)", ""]
+    return lines
+
+
+def compilation_section() -> list[str]:
+    """First step in this process (compile, or load from Numba's on-disk cache) vs a warm step."""
+    numba.set_num_threads(max(THREAD_COUNTS))
+    solver = make_solver((64, 64))
+    dt = solver.stable_dt()
+    first = first_call_seconds(lambda: solver.step(dt))
+    warm = first_call_seconds(lambda: solver.step(dt))
+    return ["## Numba compilation", "",
+            f"- first `step` in this process: {first * 1e3:.1f} ms (compile, or load of the "
+            "`cache=True` kernels from Numba's on-disk cache when present)",
+            f"- second `step` (warm): {warm * 1e3:.3f} ms",
+            f"- Numba threading layer: {numba.threading_layer()}",
+            "- cold start with an empty NUMBA_CACHE_DIR (imports + compile + first step) is "
+            "measured in a subprocess in section 4.", ""]
+
+
+def roofline_section(settings: Settings, summary: list[str]) -> list[str]:
+    lines = ["## 1. Roofline", "", roofline.__doc__.strip(), "",
+             "Bandwidth (bytes counted as STREAM does: copy 16 B, triad 24 B per value; "
+             f"{settings.stream_values} values per array):", ""]
+    bounds = {}
+    rows = []
+    for threads in THREAD_COUNTS:
+        roofline.set_threads(threads)
+        measured = roofline.bandwidth(settings.stream_values, settings.repeats)
+        bounds[threads] = max(measured["numpy triad"], measured["numba parallel triad"])
+        rows.append((threads, *(f"{measured[k] / 1e9:.2f}" for k in
+                                ("numpy copy", "numpy triad", "numba parallel triad")),
+                     f"{bounds[threads] / 1e9:.2f}"))
+    lines += table(("threads", "numpy copy GB/s", "numpy triad GB/s", "numba triad GB/s",
+                    "bound used (higher triad) GB/s"), rows)
+    lines += ["Full step (`solver.step(dt)`, transport + balanced reaction, Strang + SSP-RK2, "
+              "no interaction). Fraction = (17 arrays × 8 B × N / step time) / bound; "
+              "'as implemented' uses 27 arrays.", ""]
+    rows = []
+    for cells in settings.roofline_cells:
+        for order in (1, 2):
+            for threads in THREAD_COUNTS:
+                roofline.set_threads(threads)
+                result = roofline.step_throughput(cells, order, settings.repeats)
+                size = result["cells"]
+                achieved = roofline.MIN_ARRAYS_PER_STEP * roofline.BYTES_PER_VALUE * size / result["seconds"]
+                implemented = (roofline.IMPLEMENTED_ARRAYS_PER_STEP * roofline.BYTES_PER_VALUE * size
+                               / result["seconds"])
+                if len(cells) > 1:
+                    summary.append(f"- roofline {shape_name(cells)}, order {order}, {threads} thread(s): "
+                                   f"{100 * achieved / bounds[threads]:.1f}% of the bandwidth bound "
+                                   "(target ≥ 50%)")
+                rows.append((shape_name(cells), order, threads, f"{result['seconds'] * 1e3:.3f}",
+                             f"{result['updates_per_s'] / 1e6:.1f}", f"{achieved / 1e9:.2f}",
+                             f"{100 * achieved / bounds[threads]:.1f}%",
+                             f"{100 * implemented / bounds[threads]:.1f}%"))
+    lines += table(("grid", "order", "threads", "step ms", "Mcell-updates/s", "min-bytes GB/s",
+                    "fraction of bound (17 arrays)", "as implemented (27 arrays)"), rows)
+    lines += ["Per-kernel profile (order 2; medians of single kernel calls on the step's own "
+              "arrays; a step calls transport_stage 2×, each reaction kernel 2×, the copy 1×; "
+              "max_face_speeds is called by `stable_dt`, once per step in `Solver.advance`, "
+              "and is not part of `step()`):", ""]
+    for cells in settings.profile_cells:
+        for threads in THREAD_COUNTS:
+            roofline.set_threads(threads)
+            profile = roofline.kernel_profile(cells, 2, settings.repeats)
+            lines += [f"{shape_name(cells)}, {threads} thread(s):", ""]
+            lines += table(("kernel", "ms per call"),
+                           [(name, f"{seconds * 1e3:.3f}") for name, seconds in profile.items()])
+            lines += profile_reading(profile, cells, bounds[threads]) + [""]
+    lines += ["### Threading set-up", "", threading_sensitivity.__doc__.strip().split("\n\nAs a script")[0],
+              "", "Order-2 step time, ms (fresh subprocess per set-up):", ""]
+    rows = []
+    for cells in settings.sensitivity_cells:
+        for name, by_threads in threading_sensitivity.step_seconds_by_setup(cells, settings.repeats).items():
+            rows.append((shape_name(cells), name, f"{by_threads[1] * 1e3:.3f}", f"{by_threads[2] * 1e3:.3f}",
+                         f"{by_threads[1] / by_threads[2]:.2f}"))
+    lines += table(("grid", "set-up", "1 thread ms", "2 threads ms", "speed-up"), rows)
+    return lines
+
+
+def profile_reading(profile: dict[str, float], cells: tuple[int, ...], bound: float) -> list[str]:
+    """Share of the step per kernel group, and each kernel's own bytes / time against the bound
+    (transport_stage: 3.5 arrays on average over the two stages; exponential_reaction: 3)."""
+    size = 1
+    for n in cells:
+        size *= n
+    step = profile["step() total"]
+    transport = 2 * profile["transport_stage"]
+    reaction = 2 * sum(profile[k] for k in ("total_potential", "moment_sums", "exponential_reaction", "scale"))
+    stage_rate = 3.5 * 8 * size / profile["transport_stage"]
+    exp_rate = 3 * 8 * size / max(profile["exponential_reaction"], 1e-12)
+    return [f"- transport_stage ×2: {100 * transport / step:.0f}% of the step, moving its own bytes "
+            f"at {stage_rate / 1e9:.2f} GB/s = {100 * stage_rate / bound:.0f}% of the bound "
+            f"({1e9 * profile['transport_stage'] / size:.1f} ns per cell per stage)",
+            f"- reaction kernels ×2: {100 * reaction / step:.0f}% of the step; exponential_reaction "
+            f"alone runs at {exp_rate / 1e9:.2f} GB/s = {100 * exp_rate / bound:.0f}% of the bound "
+            "(one exp per cell)",
+            f"- copy μ ← μ⁽²⁾ and glue: {100 * (profile['copy mu <- stage'] + profile['python/numpy glue (step − sum)']) / step:.0f}% of the step"]
+
+
+def interaction_section(settings: Settings, summary: list[str]) -> list[str]:
+    evaluations, with_stable_dt = interaction_cost.evaluations_per_step(settings.interaction_cells[0])
+    lines = ["## 2. Interaction overhead", "",
+             f"One Strang + SSP-RK2 `step` evaluates V = F + K ⋆ μ {evaluations} times when called "
+             f"alone, and `stable_dt` + `step` (what `Solver.advance` does per step) {with_stable_dt} "
+             "times (counted by wrapping the interaction's `potential`). From solver.py: reaction "
+             "half-step (V stale after the previous step; fresh if `stable_dt` just computed it), "
+             "SSP stage 1 (V stale after the reaction), SSP stage 2, reaction half-step (V stale "
+             f"after transport). The timed loop below calls `step` alone, so the ratio uses {evaluations}.", "",
+             "Gaussian kernel K(x) = exp(−|x|²/2), no-flux box (zero-padded FFT). Numba threads "
+             "= scipy.fft workers in each row. Ratios: potential / bare pair; step / "
+             "(evaluations × bare pair), target ≤ 1.3.", ""]
+    rows = []
+    best = {}
+    for cells in settings.interaction_cells:
+        for workers in THREAD_COUNTS:
+            roofline.set_threads(workers)
+            r = interaction_cost.interaction_overhead(cells, workers, settings.repeats)
+            rows.append((shape_name(cells), "×".join(map(str, r["padded"])), workers,
+                         f"{r['fft_pair_s'] * 1e3:.3f}", f"{r['potential_s'] * 1e3:.3f}",
+                         f"{r['potential_ratio']:.2f}", f"{r['step_s'] * 1e3:.3f}",
+                         r["evaluations"], f"{r['step_ratio']:.2f}"))
+            summary.append(f"- interaction {shape_name(cells)}, workers {workers}: step / (evals × pair) "
+                           f"= {r['step_ratio']:.2f} (target ≤ 1.3); potential / pair = {r['potential_ratio']:.2f}")
+            key = shape_name(cells)
+            if key not in best or r["step_s"] < best[key][1]:
+                best[key] = (workers, r["step_s"])
+    lines += table(("grid", "padded", "workers", "bare rfftn+irfftn ms", "potential() ms",
+                    "potential / pair", "step ms", "V evals/step", "step / (evals × pair)"), rows)
+    lines += [f"- fastest step on {key}: workers = {w}" for key, (w, _) in best.items()] + [""]
+    return lines
+
+
+def scaling_section(settings: Settings) -> list[str]:
+    lines = ["## 3. Scaling", "",
+             "Median `step` time (order 2) against cell count; exponent p of a least-squares "
+             "fit time ∝ cells^p over the sizes listed.", ""]
+    rows = []
+    fits = []
+    for ndim in (1, 2, 3):
+        for interaction in (False, True):
+            for threads in THREAD_COUNTS:
+                roofline.set_threads(threads)
+                series = scaling.scaling_series(ndim, list(settings.scaling_totals), interaction,
+                                                settings.repeats, threads)
+                sizes = [size for _, size, _ in series]
+                seconds = [s for _, _, s in series]
+                for cells, size, s in series:
+                    rows.append((ndim, "yes" if interaction else "no", threads,
+                                 "×".join(map(str, cells)), size, f"{s * 1e3:.3f}",
+                                 f"{s / size * 1e9:.1f}"))
+                fits.append((ndim, "yes" if interaction else "no", threads,
+                             f"{scaling.fitted_exponent(sizes, seconds):.2f}",
+                             f"{sizes[0]}–{sizes[-1]}"))
+    lines += table(("dim", "interaction", "threads", "cells per axis", "cells", "step ms",
+                    "ns per cell"), rows)
+    lines += ["Fitted exponents:", ""]
+    lines += table(("dim", "interaction", "threads", "exponent p", "cell range"), fits)
+    return lines
+
+
+def peers_section(settings: Settings) -> list[str]:
+    lines = ["## 4. Peers", "", peers.__doc__.strip().split("\n\nRun as a script")[0], ""]
+    version = peers.pypde_available()
+    lines += ["- fipy: `pip download --no-deps fipy` fetched fipy-4.0.3 here; it is not "
+              "benchmarked (not installed in the environment)."]
+    if version is None:
+        return lines + ["- py-pde: not importable in this environment, so no comparison was run "
+                        "(`pip install py-pde` to enable this section).", ""]
+    lines += [f"- py-pde {version} importable; pdesolve uses order 2 (MC limiter), py-pde "
+              "its explicit Euler stepper; both take the same steps.", ""]
+    roofline.set_threads(1)
+    lines += ["Numba threads: 1 for both codes, in process and in the cold subprocesses "
+              "(NUMBA_NUM_THREADS=1), so the comparison does not depend on the threading set-up "
+              "of section 1.", ""]
+    results = []
+    for n in settings.peer_cells:
+        for code, runner in (("pdesolve", peers.run_pdesolve), ("py-pde", peers.run_pypde)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = runner(n)
+            cold = peers.cold_first_step(code, n) if settings.cold_start else None
+            results.append((code, n, r, cold))
+    rows = [(code, f"{n}²", r["steps"], f"{r['first_step_s']:.3f}",
+             "skipped (--quick)" if cold is None else f"{cold:.2f}",
+             f"{r['step_s'] * 1e3:.3f}", f"{r['total_s']:.3f}", f"{r['l1']:.3e}")
+            for code, n, r, cold in results]
+    lines += table(("code", "grid", "steps", "first step in this process s",
+                    "cold first step s (fresh process + NUMBA_CACHE_DIR)", "ms per step",
+                    "total to t_end s", "L¹ error at t_end"), rows)
+    lines += ["py-pde's numba backend parallelises its operators from "
+              "`backend.numba.multithreading_threshold` = 256² grid points (its default); with one "
+              "Numba thread that parallel code runs on one thread.", "",
+              "'first step in this process' for pdesolve is solver construction + one step with "
+              "kernels already compiled; for py-pde it includes building its stepper, which "
+              "compiles the right-hand side again for every new stepper.", ""]
+    for n in settings.peer_cells:
+        mine = next(r for c, m, r, _ in results if c == "pdesolve" and m == n)
+        theirs = next(r for c, m, r, _ in results if c == "py-pde" and m == n)
+        lines.append(f"- {n}²: time per step py-pde / pdesolve = {theirs['step_s'] / mine['step_s']:.2f}; "
+                     f"L¹ error py-pde / pdesolve = {theirs['l1'] / mine['l1']:.2f}")
+    target = max(r["l1"] for c, _, r, _ in results if c == "pdesolve")
+    lines += ["", f"Time to reach L¹ error ≤ {target:.3e} (the largest pdesolve error above), "
+              "cheapest run of each code (stepping time, compile excluded):", ""]
+    for code in ("pdesolve", "py-pde"):
+        reached = [(r["step_s"] * r["steps"], n) for c, n, r, _ in results
+                   if c == code and r["l1"] <= target]
+        lines.append(f"- {code}: " + (f"{min(reached)[0]:.3f} s on {min(reached)[1]}²" if reached
+                                      else "not reached on the grids run"))
+    return lines + [""]
+
+
+def run(settings: Settings, quick: bool) -> str:
+    start = time.perf_counter()
+    lines = ["# pdesolve benchmarks", "",
+             f"Generated by `python benchmarks/bench.py{' --quick' if quick else ''}` on "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]
+    lines += machine_section(settings, quick)
+    lines += compilation_section()
+    summary = ["## Summary against the targets", ""]
+    lines += roofline_section(settings, summary)
+    lines += interaction_section(settings, summary)
+    lines += scaling_section(settings)
+    lines += peers_section(settings)
+    lines += summary + [""]
+    lines += [f"Total benchmark wall time: {time.perf_counter() - start:.0f} s; load average at "
+              "end (1/5/15 min): %.2f / %.2f / %.2f." % load_average(), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
+    parser.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                         "RESULTS.md"))
+    args = parser.parse_args(argv)
+    report = run(QUICK if args.quick else FULL, args.quick)
+    with open(args.output, "w") as handle:
+        handle.write(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

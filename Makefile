@@ -27,6 +27,7 @@ validation: install
 	for script in validation/*.py; do $(BIN)/python $$script || exit 1; done
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	$(BIN)/python benchmarks/bench.py --output benchmarks/RESULTS.md
 
 clean:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from . import diagnostics
 from .build import Setup, build_setup
 from .case import Case, CaseError
 from .output import STATUS_FAILED, ResultWriter
+from .resources import DISK_WARNING_BYTES, available_memory, estimate, gib
 from .solver import Solver, StabilityError
 
 MASS_DRIFT_TOLERANCE = 1e-9  # relative, for dynamics that conserve mass
@@ -203,6 +205,22 @@ def _writer_options(case: Case) -> dict:
             "checkpoint_seconds": out_spec["checkpoint_seconds"]}
 
 
+def check_resources(case: Case, memory_available: int | None = None) -> list[str]:
+    """Refuse (CaseError at grid.cells) a case whose estimated memory exceeds what is
+    available; return warnings, e.g. when the snapshots would take over 2 GiB on disk."""
+    needed = estimate(case)
+    available = available_memory() if memory_available is None else memory_available
+    if needed.memory > available:
+        raise CaseError(str(case.path), "grid.cells",
+                        f"the run needs about {gib(needed.memory)} of memory, {gib(available)} "
+                        "is available", "fewer cells")
+    warnings = []
+    if needed.snapshots_on_disk > DISK_WARNING_BYTES:
+        warnings.append(f"warning: the snapshots will take up to {gib(needed.snapshots_on_disk)} on disk "
+                        "before compression; fewer time.outputs or output.save_potential = false reduce it")
+    return warnings
+
+
 def run_case(case: Case, output: str | Path, *, force: bool = False, progress: bool = True,
              overrides: tuple[str, ...] = ()) -> RunSummary:
     """Run ``case`` and write its result to ``output`` (refused if it exists, unless ``force``).
@@ -210,6 +228,8 @@ def run_case(case: Case, output: str | Path, *, force: bool = False, progress: b
     The file appears when the run completes, or marked interrupted after SIGINT/SIGTERM;
     a run that fails leaves nothing behind.  ``overrides`` are recorded for ``--resume``.
     """
+    for warning in check_resources(case):
+        print(warning, file=sys.stderr)
     setup = build_setup(case)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -242,6 +262,7 @@ def _resume(case: Case, output: str | Path, progress: bool, overrides: tuple[str
             raise CaseError(str(case.path), "--resume",
                             f"{output} was started from a different case file or --set overrides")
 
+    check_resources(case)
     setup = build_setup(case)
     out_spec = case.section("output")
     writer, checkpoint = ResultWriter.resume(output, check=same_case, compression=out_spec["compression"])

@@ -170,3 +170,30 @@ def test_time_step_collapse_is_diagnosed(tiny_case, tmp_path):
     line, = done.stderr.strip().splitlines()
     assert "time step collapsed" in line and "dynamics.alpha" in line and "Traceback" not in line
     assert read_result(out, allow_incomplete=True).attrs["status"] == "failed"
+
+
+def test_a_case_too_large_for_memory_is_refused_before_allocating(tiny_case, tmp_path):
+    done = cli("run", tiny_case, "-o", tmp_path / "big.h5", "--set", "grid.lower=[-1,-1,-1]",
+               "--set", "grid.upper=[1,1,1]", "--set", "grid.cells=[580,580,580]",
+               "--set", "potential.center=0", "--set", "potential.stiffness=1",
+               "--set", "initial.mean=0", "--set", "initial.std=0.5",
+               "--set", "interaction.kind=gaussian")  # padded FFT grid: ~50 GiB, no machine here has it
+    assert done.returncode == 2, done.stderr
+    line, = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: {tiny_case}: grid.cells: the run needs about") and "GiB" in line
+    assert not (tmp_path / "big.h5").exists()
+
+
+def test_resource_estimate_and_disk_warning(tiny_case):
+    from pdesolve.case import load_case
+    from pdesolve.resources import estimate
+    from pdesolve.run import check_resources
+    case = load_case(tiny_case, ["time.outputs=4"])
+    needed = estimate(case)
+    assert needed.memory == 8 * 60 * 8 and needed.snapshots_on_disk == 5 * 60 * 8 * 2
+    with pytest.raises(Exception, match="needs about"):
+        check_resources(case, memory_available=1000)
+    big = load_case(tiny_case, ["grid.cells=[2000000]", "time.outputs=200"])
+    assert any("on disk" in w for w in check_resources(big))
+    gaussian = load_case(tiny_case, ['interaction.kind="gaussian"'])
+    assert estimate(gaussian).memory > needed.memory  # the padded FFT grid counts

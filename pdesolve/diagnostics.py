@@ -16,11 +16,12 @@ from .solver import Solver
 DIAGNOSTIC_NAMES = ("t", "step", "dt", "mass", "energy", "dissipation", "v_bar", "min_mu", "l1_change")
 
 
-def energy(solver: Solver, mu: np.ndarray | None = None) -> float:
-    """E[μ] = Σ_i (F_i + ½ (K⋆μ)_i + τ log μ_i) μ_i |cell|, for the current μ by default."""
+def energy(solver: Solver, mu: np.ndarray | None = None, v: np.ndarray | None = None) -> float:
+    """E[μ] = Σ_i (F_i + ½ (K⋆μ)_i + τ log μ_i) μ_i |cell|, for the current μ by default;
+    ``v`` = V(μ) when the caller already has it."""
     problem = solver.problem
     mu = solver.mu if mu is None else mu
-    v = solver.potential(mu)
+    v = solver.potential(mu) if v is None else v
     interaction_part = v - problem.potential
     density = (problem.potential + 0.5 * interaction_part) * mu
     if problem.tau > 0:
@@ -44,7 +45,7 @@ def collect(solver: Solver, dt: float, previous_mu: np.ndarray | None) -> dict[s
     mu = solver.mu
     mass = grid.integrate(mu)
     v = solver.potential()
-    e = energy(solver)
+    e = energy(solver, mu, v)
     row = {
         "t": solver.t,
         "step": float(solver.steps),

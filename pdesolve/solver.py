@@ -138,7 +138,7 @@ class Solver:
         if self.problem.transport:
             bound += 2.0 * float(np.dot(self._speeds, self._inv_h)) + self._diffusion_number
         if self.problem.has_reaction:
-            shift = self._refresh_reaction_potential()
+            shift, _ = self._refresh_reaction_potential()
             bound += self.problem.alpha * rk.max_rate(self._mu, self._u, shift)
         return bound
 
@@ -225,18 +225,19 @@ class Solver:
         self._mu[:] = current
         self._v_is_current = self.problem.interaction is None
 
-    def _refresh_reaction_potential(self) -> float:
-        """Set U = V + τ(log μ + 1) from the current V; return the shift s of the reaction rate."""
+    def _refresh_reaction_potential(self) -> tuple[float, float]:
+        """Set U = V + τ(log μ + 1) from the current V; return the shift s of the reaction
+        rate and the reinjection source q = max(V̄_m, 0), V̄_m = ∫U dμ (0 for other reactions)."""
         problem = self.problem
         rk.total_potential(self._v, self._mu, problem.tau, self._u)
         mass, first = rk.moment_sums(self._mu, self._u)
         if problem.reaction == "balanced":
-            return first / mass if mass > 0 else 0.0
+            return (first / mass if mass > 0 else 0.0), 0.0
         if problem.reaction == "reinjection":
             v_bar_m = first * problem.grid.cell_volume
             total = mass * problem.grid.cell_volume
-            return min(v_bar_m, 0.0) / total if total > 0 else 0.0
-        return 0.0
+            return (min(v_bar_m, 0.0) / total if total > 0 else 0.0), max(v_bar_m, 0.0)
+        return 0.0, 0.0
 
     def _react(self, dt: float) -> None:
         """μ ← R(Δt) μ with U frozen at the current state."""
@@ -244,10 +245,8 @@ class Solver:
         if not problem.has_reaction:
             return
         self._refresh_potential()
-        shift = self._refresh_reaction_potential()
+        shift, source = self._refresh_reaction_potential()
         if problem.reaction == "reinjection":
-            _, first = rk.moment_sums(self._mu, self._u)
-            source = max(first * problem.grid.cell_volume, 0.0)
             mass_after = rk.reinjection_reaction(self._mu, self._u, self._prior, shift, source,
                                                  problem.alpha, dt)
         else:
@@ -267,7 +266,7 @@ class Solver:
         shape = problem.grid.shape
         with self._threads():
             self._refresh_potential()
-            shift = self._refresh_reaction_potential()
+            shift, source = self._refresh_reaction_potential()
         transport = np.zeros_like(self._mu)
         if problem.transport:
             tk.transport_rhs(self._mu, self._v, self._shape, self._periodic, self._inv_h,
@@ -277,7 +276,5 @@ class Solver:
         else:
             reaction = -problem.alpha * (self._u - shift) * self._mu
             if problem.reaction == "reinjection":
-                _, first = rk.moment_sums(self._mu, self._u)
-                source = max(first * problem.grid.cell_volume, 0.0)
                 reaction += problem.alpha * source * self._prior
         return self._u.reshape(shape).copy(), transport.reshape(shape), reaction.reshape(shape)

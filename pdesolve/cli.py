@@ -1,4 +1,4 @@
-"""Command line: ``pdesolve run``, ``pdesolve plot``.
+"""Command line: ``pdesolve run``, ``pdesolve plot``, ``pdesolve particles``.
 
 Bad input (case file, overrides, an existing output) is reported as one line
 ``error: …`` on stderr with exit code 2; a numerical fault during a run with exit code 1.
@@ -37,6 +37,31 @@ def _parser() -> argparse.ArgumentParser:
                           "(same case file and --set overrides); finishes bit for bit as an "
                           "uninterrupted run would")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+
+    particles = commands.add_parser(
+        "particles", help="run the particle method on a case file and write an HDF5 result",
+        description="Run independent particle replicates of CASE.toml (the same F, K, α, τ, grid and "
+                    "μ₀ as 'pdesolve run') and write their observables over time to HDF5.")
+    particles.add_argument("case", type=Path, help="TOML case file (see cases/README.md)")
+    particles.add_argument("--n", metavar="N", help="particles per replicate (default: particles.n)")
+    particles.add_argument("--replicates", metavar="R",
+                           help="independent replicates (default: particles.replicates)")
+    particles.add_argument("--seed", metavar="S", help="random seed (default: particles.seed)")
+    particles.add_argument("--workers", metavar="W",
+                           help="processes running replicates in parallel (default: one per CPU, "
+                                "at most R; 1: in this process); results do not depend on it")
+    particles.add_argument("--set", dest="overrides", action="append", default=[],
+                           metavar="SECTION.KEY=VALUE", help="override a case key, e.g. --set time.t_end=2")
+    particles.add_argument("-o", "--output", type=Path,
+                           help="result file (default: [output] path of the case with '_particles' "
+                                "before '.h5')")
+    particles.add_argument("--force", action="store_true", help="overwrite an existing result file")
+    particles.add_argument("--positions", action="store_true",
+                           help="also store every particle's position at every output time")
+    particles.add_argument("--resume", type=Path, metavar="OUT.h5",
+                           help="continue the interrupted or killed run whose result is OUT.h5 (same "
+                                "case file and --set overrides); ends bit for bit as an uninterrupted run")
+    particles.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
 
     plot = commands.add_parser("plot", help="PNG figures of a result file",
                                description="Write snapshots.png, diagnostics.png and potential.png.")
@@ -87,6 +112,60 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(option: str, text: str | None, minimum: int) -> int | None:
+    """The integer value of ``option`` (None when not given); ValueError with a one-line reason."""
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{option}: expected an integer, got {text!r}") from None
+    if value < minimum:
+        raise ValueError(f"{option}: {value} is out of range (allowed: >= {minimum})")
+    return value
+
+
+def _particles(args: argparse.Namespace) -> int:
+    from .case import CaseError, load_case
+    from .output import ResultFormatError
+    from .particles.run import resume_particles_file, run_particles_file
+    from .run import RunInterrupted
+
+    overrides = tuple(args.overrides)
+    try:
+        options = dict(n=_count("--n", args.n, 1), replicates=_count("--replicates", args.replicates, 1),
+                       seed=_count("--seed", args.seed, 0), workers=_count("--workers", args.workers, 1))
+    except ValueError as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    try:
+        case = load_case(args.case, overrides)
+        if args.resume:
+            summary = resume_particles_file(case, args.resume, progress=not args.quiet, overrides=overrides,
+                                            keep_positions=True if args.positions else None, **options)
+        else:
+            default = Path(case.section("output")["path"])
+            output = args.output or default.with_name(f"{default.stem}_particles.h5")
+            if output.exists() and not args.force:
+                return _fail(f"{output} already exists; use --force to overwrite it", EXIT_BAD_INPUT)
+            summary = run_particles_file(case, output, force=args.force, progress=not args.quiet,
+                                         keep_positions=args.positions, overrides=overrides, **options)
+    except (CaseError, FileExistsError, ResultFormatError) as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    except RuntimeError as err:
+        return _fail(f"{args.case}: {err}", EXIT_RUN_FAILED)
+    except RunInterrupted as err:
+        sets = "".join(f" --set {o}" for o in overrides)
+        print(f"{err}; checkpoint saved in {err.output}\n"
+              f"resume with: pdesolve particles {args.case}{sets} --resume {err.output}", file=sys.stderr)
+        return 128 + err.signum
+    except KeyboardInterrupt:
+        print("interrupted before the run started: no result written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        print(summary.line())
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from .output import ResultFormatError
     from .plotting import plot_result
@@ -107,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command == "particles":
+        return _particles(args)
     return _plot(args)
 
 

@@ -208,5 +208,6 @@ def test_histogram_is_a_density_with_the_run_mass():
     case = make_case({"reaction": "none", "alpha": 0.0}, initial={"kind": "gaussian", "mean": 0.0,
                                                                   "std": 1.0, "mass": 3.0})
     result = run_particles(case, n=1000, seed=29, times=[0.0])
-    assert result["histogram"][0].sum() * 10.0 / 200 == pytest.approx(3.0)
+    assert result["histogram"].shape == (1, 1, 200)                # (R, T, *cells)
+    assert result["histogram"][0, 0].sum() * 10.0 / 200 == pytest.approx(3.0)
     assert result["mass"][0, 0] == pytest.approx(3.0)

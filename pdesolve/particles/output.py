@@ -1,0 +1,441 @@
+"""HDF5 files of particle runs (``pdesolve particles``): written through a temporary file,
+checkpointed so that an interrupted or killed run resumes bit for bit, read back as a
+`ParticleResult`.
+
+Layout (float64 unless said; R replicates, T output times, n particles, d axes, S
+checkpoint slots = replicates that may be in progress at once)::
+
+    /                        attrs: pdesolve_version, kind = "particles", case_text,
+                                    case_source, created (ISO 8601, UTC), status
+                                    ("running", "interrupted", "complete"), and the run's
+                                    title, overrides (the --set list, "" if none), n,
+                                    replicates, seed, keep_positions, interaction, integrator
+    /grid                    attrs lower, upper, cells, periodic (int8), boundary;
+                             /grid/x, y, z: cell centres (dimension scales)
+    /times                   (T,)               output times (dimension scale "time")
+    /observables/mass        (R, T)             M = Σ w_i
+    /observables/mean        (R, T, d)          Σ w_i θ_i / M
+    /observables/covariance  (R, T, d, d)       Σ w_i (θ_i − m)(θ_i − m)ᵀ / M
+    /observables/energy      (R, T)             ∫F dμⁿ + ½∫∫K dμⁿdμⁿ
+    /observables/histogram   (R, T, *cells)     Σ_{θ_i in cell} w_i / |cell| on the case grid
+    /positions               (R, T, n, d)       particle positions (only with keep_positions)
+    /replicates/steps        (R,) int64         steps taken by replicate r (when finished)
+    /replicates/dt           (R,)               the largest step it used
+    /checkpoint/finished     (R,) int8          1: every output of replicate r is written
+    /checkpoint/bank         (S,) int64         which of the two banks of slot s is valid
+    /checkpoint/replicate    (2, S) int64       replicate held in the slot, −1: free
+    /checkpoint/positions    (2, S, n, d)       its particles,
+    /checkpoint/weights      (2, S, n)          their weights,
+    /checkpoint/rng_state    (2, S) S1024       JSON of its numpy bit_generator.state,
+    /checkpoint/next_output  (2, S) int64       outputs written (= index of the next one),
+    /checkpoint/substep      (2, S) int64       steps done in the current output interval,
+    /checkpoint/steps        (2, S) int64       steps done since t = 0,
+    /checkpoint/step, t      (2, S)             its step bound Δt and current time
+    /summary                 attrs: replicates, n, dt (largest step), steps, wall_time, workers
+
+A replicate that is neither finished nor held in a slot has not started.  A slot is
+rewritten in its spare bank and only then switched (``bank``), so a process killed while
+writing a checkpoint leaves the previous one intact.  While a run is written the data
+live in ``.<name>.<pid>.creating``, renamed ``.<name>.<pid>.partial`` at the first
+checkpoint (from then on in HDF5 single-writer/multiple-reader mode: readable with
+``h5py.File(p, "r", swmr=True)`` even after kill -9); `ParticleWriter.finish` renames it
+to the target, so a file at the target path is complete or marked interrupted.
+
+Reading::
+
+    from pdesolve.particles.output import read_particles
+    result = read_particles("run_particles.h5")
+    result.mean[:, -1]          # (R, d): each replicate's mean at the last time
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..grid import AXIS_NAMES, Grid
+from ..output import (STATUS_COMPLETE, STATUS_INTERRUPTED, STATUS_RUNNING, ResultFormatError,
+                      read_attrs, read_grid)
+
+FILE_KIND = "particles"
+OBSERVABLES = ("mass", "mean", "covariance", "energy", "histogram")
+RNG_STATE_BYTES = 1024
+_RESERVED_ROOT_ATTRS = ("pdesolve_version", "kind", "case_text", "case_source", "created", "status")
+_SLOT_FIELDS = ("replicate", "next_output", "substep", "steps", "step", "t")
+
+
+@dataclass
+class ReplicateCheckpoint:
+    """Everything needed to continue replicate ``replicate`` bit for bit."""
+
+    replicate: int
+    positions: np.ndarray      # (n, d)
+    weights: np.ndarray        # (n,)
+    rng_state: dict            # numpy ``Generator.bit_generator.state``
+    step: float                # the replicate's step bound Δt
+    next_output: int = 0       # outputs written so far = index of the next output time
+    substep: int = 0           # steps done in the current output interval
+    steps: int = 0             # steps done since t = 0
+    t: float = 0.0             # current time
+
+
+@dataclass
+class ParticleResult:
+    """A particle result file loaded into memory (see the module docstring)."""
+
+    grid: Grid
+    times: np.ndarray                  # (T,)
+    mass: np.ndarray                   # (R, T)
+    mean: np.ndarray                   # (R, T, d)
+    covariance: np.ndarray             # (R, T, d, d)
+    energy: np.ndarray                 # (R, T)
+    histogram: np.ndarray              # (R, T, *grid.shape)
+    positions: np.ndarray | None       # (R, T, n, d) or None
+    outputs_done: np.ndarray           # (R,) outputs written per replicate (T: finished)
+    attrs: dict[str, Any]
+    summary: dict[str, Any]
+
+
+def _observable_shapes(grid: Grid, replicates: int, count: int) -> dict[str, tuple[int, ...]]:
+    d = grid.ndim
+    return {"mass": (replicates, count), "mean": (replicates, count, d),
+            "covariance": (replicates, count, d, d), "energy": (replicates, count),
+            "histogram": (replicates, count, *grid.shape)}
+
+
+class ParticleWriter:
+    """Write one particle run to ``path`` through a temporary file renamed into place.
+
+    Use as a context manager: leaving the block without `finish` or `suspend` deletes
+    the temporary file.  ``slots`` is the number of replicates that may be checkpointed
+    in progress at once.
+    """
+
+    def __init__(self, path: str | os.PathLike, grid: Grid, times: np.ndarray, *, replicates: int,
+                 n: int, slots: int, keep_positions: bool, case_text: str, case_source: str,
+                 attrs: Mapping[str, Any], compression: int = 4, force: bool = False):
+        self.path = Path(path)
+        if self.path.exists() and not force:
+            raise FileExistsError(f"{self.path} already exists; use --force to overwrite it")
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"output directory {self.path.parent} does not exist")
+        reserved = sorted(set(attrs) & set(_RESERVED_ROOT_ATTRS))
+        if reserved:
+            raise ValueError(f"attrs may not set reserved root attributes {reserved}")
+        self.grid = grid
+        self.times = np.asarray(times, dtype=np.float64)
+        self.replicates, self.n, self.slots = replicates, n, max(1, slots)
+        self.keep_positions = keep_positions
+        self.run_attrs = dict(attrs)
+        self.force = force
+        self._slot_of: dict[int, int] = {}
+        self.temp_path = self.path.parent / f".{self.path.name}.{os.getpid()}.creating"
+        self._file: h5py.File | None = h5py.File(self.temp_path, "w", libver="latest")
+        try:
+            self._write_header(case_text, case_source, attrs, compression)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _write_header(self, case_text: str, case_source: str, attrs: Mapping[str, Any],
+                      compression: int) -> None:
+        f = self._file
+        f.attrs["pdesolve_version"] = __version__
+        f.attrs["kind"] = FILE_KIND
+        f.attrs["case_text"] = case_text
+        f.attrs["case_source"] = case_source
+        f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        f.attrs["status"] = STATUS_RUNNING
+        for key, value in attrs.items():
+            f.attrs[key] = value
+        axes = _write_grid(f, self.grid)
+        time = f.create_dataset("times", data=self.times)
+        time.make_scale("time")
+        filters = (dict(compression="gzip", compression_opts=compression, shuffle=True)
+                   if compression > 0 else {})
+        R, T, n, d = self.replicates, self.times.size, self.n, self.grid.ndim
+        group = f.create_group("observables")
+        for name, shape in _observable_shapes(self.grid, R, T).items():
+            ds = group.create_dataset(name, shape=shape, dtype=np.float64, chunks=(1, *shape[1:]),
+                                      **filters)
+            ds.dims[1].attach_scale(time)
+            if name == "histogram":
+                for a, axis in enumerate(axes):
+                    ds.dims[2 + a].attach_scale(axis)
+        if self.keep_positions:
+            ds = f.create_dataset("positions", shape=(R, T, n, d), dtype=np.float64,
+                                  chunks=(1, 1, n, d), **filters)
+            ds.dims[1].attach_scale(time)
+        group = f.create_group("replicates")
+        group.create_dataset("steps", shape=(R,), dtype=np.int64)
+        group.create_dataset("dt", shape=(R,), dtype=np.float64)
+        group = f.create_group("checkpoint")
+        S = self.slots
+        group.create_dataset("finished", shape=(R,), dtype=np.int8)
+        group.create_dataset("bank", shape=(S,), dtype=np.int64)
+        group.create_dataset("replicate", data=np.full((2, S), -1, dtype=np.int64))
+        group.create_dataset("positions", shape=(2, S, n, d), dtype=np.float64, chunks=(1, 1, n, d))
+        group.create_dataset("weights", shape=(2, S, n), dtype=np.float64, chunks=(1, 1, n))
+        group.create_dataset("rng_state", shape=(2, S), dtype=f"S{RNG_STATE_BYTES}")
+        for name in ("next_output", "substep", "steps"):
+            group.create_dataset(name, shape=(2, S), dtype=np.int64)
+        for name in ("step", "t"):
+            group.create_dataset(name, shape=(2, S), dtype=np.float64)
+
+    def _require_open(self) -> h5py.File:
+        if self._file is None:
+            raise RuntimeError(f"particle writer for {self.path} is closed")
+        return self._file
+
+    def write_output(self, replicate: int, k: int, row: Mapping[str, Any]) -> None:
+        """Store the observables (and positions, if kept) of ``replicate`` at times[k]."""
+        f = self._require_open()
+        for name in OBSERVABLES:
+            f["observables"][name][replicate, k] = row[name]
+        if self.keep_positions:
+            f["positions"][replicate, k] = row["positions"]
+
+    def replicate_record(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, largest step) per replicate, as recorded by `finish_replicate`."""
+        group = self._require_open()["replicates"]
+        return group["steps"][:], group["dt"][:]
+
+    def save_state(self, state: ReplicateCheckpoint) -> None:
+        """Checkpoint a replicate in progress (the outputs it reports must be written)."""
+        if state.replicate not in self._slot_of:
+            free = sorted(set(range(self.slots)) - set(self._slot_of.values()))
+            if not free:
+                raise RuntimeError(f"more than {self.slots} replicates in progress at once")
+            self._slot_of[state.replicate] = free[0]
+        self._write_slot(self._slot_of[state.replicate], state)
+
+    def finish_replicate(self, replicate: int, steps: int, dt: float) -> None:
+        """Record that every output of ``replicate`` is written, and free its slot."""
+        f = self._require_open()
+        f["replicates/steps"][replicate] = steps
+        f["replicates/dt"][replicate] = dt
+        f["checkpoint/finished"][replicate] = 1
+        self._go_live()
+        f.flush()
+        slot = self._slot_of.pop(replicate, None)
+        if slot is not None:
+            self._write_slot(slot, None)
+
+    def _write_slot(self, slot: int, state: ReplicateCheckpoint | None) -> None:
+        """Write ``state`` (None: a free slot) into the spare bank of ``slot``, flush, switch."""
+        f = self._require_open()
+        group = f["checkpoint"]
+        bank = 1 - int(group["bank"][slot])
+        if state is None:
+            group["replicate"][bank, slot] = -1
+        else:
+            rng_text = json.dumps(state.rng_state).encode()
+            if len(rng_text) > RNG_STATE_BYTES:
+                raise ValueError(f"random generator state longer than {RNG_STATE_BYTES} bytes")
+            group["positions"][bank, slot] = state.positions
+            group["weights"][bank, slot] = state.weights
+            group["rng_state"][bank, slot] = rng_text
+            for name in _SLOT_FIELDS:
+                group[name][bank, slot] = getattr(state, name)
+        self._go_live()
+        f.flush()
+        group["bank"][slot] = bank
+        f.flush()
+
+    def _go_live(self) -> None:
+        """At the first checkpoint: single-writer/multiple-reader mode and the ``.partial`` name."""
+        f = self._require_open()
+        if not f.swmr_mode:
+            f.swmr_mode = True
+            partial = self.temp_path.with_suffix(".partial")
+            os.replace(self.temp_path, partial)
+            self.temp_path = partial
+
+    def suspend(self, status: str = STATUS_INTERRUPTED) -> Path:
+        """Mark the file ``status``, close it and move it to ``path``."""
+        self._close_with_status(status, None)
+        os.replace(self.temp_path, self.path)
+        return self.path
+
+    def finish(self, summary: Mapping[str, Any]) -> Path:
+        """Store the summary, mark the file complete and move it to ``path``."""
+        self._require_open()
+        if self.path.exists() and not self.force:
+            self.abort()
+            raise FileExistsError(f"{self.path} appeared while writing; use --force to overwrite it")
+        try:
+            self._close_with_status(STATUS_COMPLETE, summary)
+            os.replace(self.temp_path, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def _close_with_status(self, status: str, summary: Mapping[str, Any] | None) -> None:
+        self._require_open().close()
+        self._file = None
+        with h5py.File(self.temp_path, "r+") as f:
+            if summary is not None:
+                group = f.create_group("summary")
+                for key, value in summary.items():
+                    group.attrs[key] = value
+            f.attrs["status"] = status
+        with open(self.temp_path, "rb+") as handle:
+            os.fsync(handle.fileno())
+
+    def abort(self) -> None:
+        """Close and delete the temporary file (no-op once finished or suspended)."""
+        try:
+            if self._file is not None:
+                self._file.close()
+        finally:
+            self._file = None
+            self.temp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> ParticleWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.abort()
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike, *, slots: int,
+               check: Callable[[dict[str, Any]], None] | None = None,
+               compression: int = 4) -> tuple[ParticleWriter, np.ndarray, dict[int, ReplicateCheckpoint]]:
+        """Continue the interrupted result at ``path``, or the partial file a killed run left
+        beside it (the most recently written of them): a new writer holding everything the
+        last checkpoint covers, the finished flags (R,) and the replicates in progress.
+        ``check(attrs)`` sees the old root attributes first and may raise to refuse.
+        Raises ResultFormatError when there is nothing to resume."""
+        path = Path(path)
+        source = _newest_source(path)
+        if source is None:
+            raise ResultFormatError(f"{path}: no such result, and no partial file of a killed run beside it")
+        try:
+            old = h5py.File(source, "r", swmr=True)
+        except OSError as err:
+            raise ResultFormatError(f"{source}: not a resumable particle result ({err})") from None
+        with old:
+            attrs = read_attrs(old)
+            if attrs.get("kind") != FILE_KIND or "checkpoint" not in old:
+                raise ResultFormatError(f"{source}: not a result of 'pdesolve particles'")
+            if attrs.get("status") == STATUS_COMPLETE:
+                raise ResultFormatError(f"{source}: the run is already complete; nothing to resume")
+            if check is not None:
+                check(attrs)
+            finished, states = _read_checkpoint(old["checkpoint"])
+            extra = {k: v for k, v in attrs.items() if k not in _RESERVED_ROOT_ATTRS}
+            times = old["times"][:]
+            writer = cls(path, read_grid(old), times, replicates=int(attrs["replicates"]),
+                         n=int(attrs["n"]), slots=max(slots, len(states)),
+                         keep_positions=bool(attrs["keep_positions"]), case_text=attrs["case_text"],
+                         case_source=attrs["case_source"], attrs=extra, compression=compression,
+                         force=True)
+            try:
+                writer._copy_progress(old, finished, states)
+            except BaseException:
+                writer.abort()
+                raise
+        if source != path:
+            source.unlink()
+        return writer, finished, states
+
+    def _copy_progress(self, old: h5py.File, finished: np.ndarray,
+                       states: Mapping[int, ReplicateCheckpoint]) -> None:
+        """Copy the outputs and checkpoint of ``old`` that ``finished``/``states`` vouch for."""
+        f = self._require_open()
+        T = self.times.size
+        for r in range(self.replicates):
+            done = T if finished[r] else (states[r].next_output if r in states else 0)
+            if done == 0:
+                continue
+            for name in OBSERVABLES:
+                f["observables"][name][r, :done] = old["observables"][name][r, :done]
+            if self.keep_positions:
+                f["positions"][r, :done] = old["positions"][r, :done]
+            if finished[r]:
+                f["replicates/steps"][r] = old["replicates/steps"][r]
+                f["replicates/dt"][r] = old["replicates/dt"][r]
+                f["checkpoint/finished"][r] = 1
+        for state in states.values():
+            self.save_state(state)
+        self._go_live()
+        f.flush()
+
+
+def _write_grid(f: h5py.File, grid: Grid) -> list[h5py.Dataset]:
+    """/grid with the attributes of a grid result file; returns the axis datasets."""
+    group = f.create_group("grid")
+    group.attrs["lower"] = np.asarray(grid.lower, dtype=np.float64)
+    group.attrs["upper"] = np.asarray(grid.upper, dtype=np.float64)
+    group.attrs["cells"] = np.asarray(grid.cells, dtype=np.int64)
+    group.attrs["periodic"] = np.asarray(grid.periodic, dtype=np.int8)
+    group.attrs["boundary"] = ["periodic" if p else "noflux" for p in grid.periodic]
+    axes = []
+    for a in range(grid.ndim):
+        axis = group.create_dataset(AXIS_NAMES[a], data=grid.axes[a])
+        axis.make_scale(AXIS_NAMES[a])
+        axes.append(axis)
+    return axes
+
+
+def _newest_source(path: Path) -> Path | None:
+    """``path`` or a ``.<name>.<pid>.partial`` beside it, whichever was written last."""
+    candidates = list(path.parent.glob(f".{path.name}.*.partial"))
+    if path.exists():
+        candidates.append(path)
+    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def _read_checkpoint(group: h5py.Group) -> tuple[np.ndarray, dict[int, ReplicateCheckpoint]]:
+    """The finished flags and the valid bank of every occupied slot of an unfinished replicate."""
+    finished = group["finished"][:].astype(bool)
+    states = {}
+    for slot, bank in enumerate(group["bank"][:]):
+        r = int(group["replicate"][bank, slot])
+        if r < 0 or finished[r]:
+            continue
+        states[r] = ReplicateCheckpoint(
+            replicate=r, positions=group["positions"][bank, slot], weights=group["weights"][bank, slot],
+            rng_state=json.loads(group["rng_state"][bank, slot].decode()),
+            step=float(group["step"][bank, slot]), next_output=int(group["next_output"][bank, slot]),
+            substep=int(group["substep"][bank, slot]), steps=int(group["steps"][bank, slot]),
+            t=float(group["t"][bank, slot]))
+    return finished, states
+
+
+def read_particles(path: str | os.PathLike, *, allow_incomplete: bool = False) -> ParticleResult:
+    """Load a particle result file (see the module docstring for the layout).
+
+    Raises FileNotFoundError, or ResultFormatError for a file that is not a particle
+    result or (unless ``allow_incomplete``) is not complete.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    if not h5py.is_hdf5(path):
+        raise ResultFormatError(f"{path} is not an HDF5 file, so not a pdesolve result")
+    with h5py.File(path, "r", swmr=allow_incomplete) as f:
+        attrs = read_attrs(f)
+        if attrs.get("kind") != FILE_KIND:
+            raise ResultFormatError(f"{path} is not a result of 'pdesolve particles'")
+        if attrs.get("status") != STATUS_COMPLETE and not allow_incomplete:
+            raise ResultFormatError(f"{path} is an incomplete particle result (status "
+                                    f"{attrs.get('status')!r}); pass allow_incomplete=True to read it anyway")
+        finished, states = _read_checkpoint(f["checkpoint"])
+        times = f["times"][:]
+        done = np.array([times.size if finished[r] else (states[r].next_output if r in states else 0)
+                         for r in range(finished.size)], dtype=np.int64)
+        observables = {name: f["observables"][name][:] for name in OBSERVABLES}
+        return ParticleResult(grid=read_grid(f), times=times, **observables,
+                              positions=f["positions"][:] if "positions" in f else None,
+                              outputs_done=done, attrs=attrs,
+                              summary=read_attrs(f["summary"]) if "summary" in f else {})

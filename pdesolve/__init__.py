@@ -31,6 +31,7 @@ from .potentials import (  # noqa: E402
     ArrayPotential, CallablePotential, DoubleWell, ExpressionPotential, MixtureTarget, MultiWell,
     Potential, Quadratic, ZeroPotential, potential_from_spec)
 from .problem import Problem, Scheme  # noqa: E402
+from .particles import ParticleDynamics, ParticleSystem, run_particles  # noqa: E402
 from .run import NumericalFault, RunSummary, run_case  # noqa: E402
 from .solver import Solver, StabilityError  # noqa: E402
 
@@ -44,5 +45,5 @@ __all__ = [
     "potential_from_spec", "GaussianKernel", "QuadraticKernel", "NormalDensityKernel",
     "ExpressionKernel", "CallableKernel", "NoInteraction", "ConvolutionInteraction",
     "NeuronInteraction", "interaction_from_spec", "direct_interaction_potential", "ResultWriter",
-    "Result", "read_result", "plot_result",
+    "Result", "read_result", "plot_result", "run_particles", "ParticleDynamics", "ParticleSystem",
 ]

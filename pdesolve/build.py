@@ -59,7 +59,7 @@ def build_setup(case: Case) -> Setup:
     interaction = _built(source, "interaction", lambda: interaction_from_spec(interaction_spec, grid))
     mu0 = _built(source, "initial", lambda: initial_density_from_spec(case.section("initial"), grid))
     prior = None
-    if dynamics["reaction"] == "reinjection":
+    if dynamics["prior"] is not None:
         prior = _built(source, "dynamics.prior",
                        lambda: initial_density_from_spec(dynamics["prior"], grid))
     loss_offset = None

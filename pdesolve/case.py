@@ -553,7 +553,7 @@ _DENSITIES = {
 }
 _DENSITY_COMMON = {"mass": _Key(_number(_POSITIVE), 1.0)}
 
-_REACTIONS = ("balanced", "unbalanced", "none", "reinjection")
+_REACTIONS = ("balanced", "unbalanced", "none", "reinjection", "reinjection_deficit")
 _DYNAMICS = {
     "reaction": _Key(_choice(*_REACTIONS), "balanced"),
     "alpha": _Key(_number(_NON_NEGATIVE), 1.0),
@@ -605,16 +605,17 @@ def _read_density(value: Any, prefix: str, ctx: _Context) -> dict:
 
 def _read_dynamics(value: Any, ctx: _Context) -> dict:
     """reaction, alpha, tau, transport, and the prior μ_b (a density like [initial]) iff
-    the reaction is reinjection."""
+    the reaction is a reinjection."""
     table = _as_table(value, "dynamics", ctx)
     _reject_unknown(table, "dynamics", (*_DYNAMICS, "prior"), ctx)
     result = _read_keys(table, "dynamics", _DYNAMICS, ctx)
-    reinjection = result["reaction"] == "reinjection"
+    reinjection = result["reaction"].startswith("reinjection")
     if reinjection and "prior" not in table:
-        ctx.fail("dynamics.prior", "missing required table: reaction = 'reinjection' refills "
-                                   "lost mass from this prior density")
+        ctx.fail("dynamics.prior", f"missing required table: reaction = {_show(result['reaction'])} "
+                                   "refills lost mass from this prior density")
     if not reinjection and "prior" in table:
-        ctx.fail("dynamics.prior", f"only used with reaction = 'reinjection', not "
+        ctx.fail("dynamics.prior", f"only used with reaction = 'reinjection' or "
+                                   f"'reinjection_deficit', not "
                                    f"{_show(result['reaction'])}")
     result["prior"] = _read_density(table["prior"], "dynamics.prior", ctx) if reinjection else None
     return result

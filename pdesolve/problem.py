@@ -8,7 +8,8 @@ import numpy as np
 
 from .grid import Grid
 
-REACTIONS = ("balanced", "unbalanced", "none", "reinjection")
+REACTIONS = ("balanced", "unbalanced", "none", "reinjection", "reinjection_deficit")
+REINJECTIONS = ("reinjection", "reinjection_deficit")
 LIMITER_THETA = {"extremum": 0.0, "minmod": 1.0, "mc": 2.0}
 
 
@@ -23,8 +24,13 @@ class Problem:
     """∂t μ = ∇·(μ ∇U) − α R(μ) on ``grid``, U = V + τ(log μ + 1), V = F + K ⋆ μ.
 
     ``reaction`` selects R: ``balanced`` (U − Ū)μ (seed (13)), ``unbalanced`` U μ
-    (seed (12)), ``none``, or ``reinjection``: U μ − max(V̄_m, 0) μ_b − min(V̄_m, 0) μ/M
-    with V̄_m = ∫U dμ and M = ∫dμ (DESIGN §1), which needs ``prior`` = μ_b of mass 1.
+    (seed (12)), ``none``, or a refill from the prior ``prior`` = μ_b (mass 1):
+    ``reinjection``  U μ − ⟨U⁺⟩ μ_b + ⟨U⁻⟩ μ/M, the mean-field limit of the particle
+    algorithm that refills every kill from μ_b and pays every clone with a random kill
+    (README.md, "Reinjection"), or ``reinjection_deficit``
+    U μ − max(V̄_m, 0) μ_b − min(V̄_m, 0) μ/M (DESIGN §1, the limit of refilling only the
+    net deficit when many events happen per step), with ⟨U^±⟩ = ∫ max(±U, 0) dμ,
+    V̄_m = ∫U dμ = ⟨U⁺⟩ − ⟨U⁻⟩ and M = ∫dμ.  Both conserve mass.
     ``interaction`` is None when K = 0.  ``transport`` False drops the ∇·(μ∇U) term
     (pure birth–death).  ``loss_offset`` turns the energy into the
     network loss ½‖f − f_μ‖² = E + ½‖f‖² for neuron-form cases.
@@ -48,7 +54,7 @@ class Problem:
         self.potential = np.ascontiguousarray(self.potential, dtype=np.float64)
         if self.potential.shape != self.grid.shape:
             raise ValueError(f"potential has shape {self.potential.shape}, grid {self.grid.shape}")
-        if self.reaction == "reinjection":
+        if self.reaction in REINJECTIONS:
             if self.prior is None:
                 raise ValueError("the reinjection reaction needs a prior density")
             prior = np.ascontiguousarray(self.prior, dtype=np.float64)

@@ -34,6 +34,19 @@ def moment_sums(mu, u):
 
 
 @njit(parallel=True, cache=True)
+def signed_moment_sums(mu, u):
+    """(Σ_i μ_i, Σ_i max(U_i, 0) μ_i, Σ_i max(−U_i, 0) μ_i)."""
+    mass = 0.0
+    positive = 0.0
+    negative = 0.0
+    for i in prange(mu.size):
+        mass += mu[i]
+        positive += max(u[i], 0.0) * mu[i]
+        negative += max(-u[i], 0.0) * mu[i]
+    return mass, positive, negative
+
+
+@njit(parallel=True, cache=True)
 def max_rate(mu, u, shift):
     """max over cells with μ > 0 of |U − s| (0 on an empty grid)."""
     best = 0.0

@@ -6,7 +6,7 @@ direct pair sums or particle–mesh.  Numba kernels live in ``pair_kernels``,
 ``mesh_kernels`` and ``gillespie``; the rest is orchestration.
 """
 from .birth_death import (birth_death_rates, expected_population_fraction, offspring_counts,
-                          reinject, restore_population, reweight)
+                          reinject_deficit, reinject_events, restore_population, reweight)
 from .gillespie import gillespie_birth_death
 from .interaction import DirectInteraction, MeshInteraction, particle_interaction, supports_direct
 from .observables import energy, histogram, moments
@@ -20,7 +20,8 @@ __all__ = [
     "DirectInteraction", "MeshInteraction", "ParticleDynamics", "ParticlePotential",
     "ParticleSystem", "apply_boundary", "birth_death_rates", "default_time_step", "energy",
     "expected_population_fraction", "gillespie_birth_death", "histogram", "langevin_noise",
-    "moments", "offspring_counts", "particle_interaction", "reinject", "restore_population",
+    "moments", "offspring_counts", "particle_interaction", "reinject_deficit", "reinject_events",
+    "restore_population",
     "reweight", "run_particles", "sample_density_spec", "sample_gaussian_in_box",
     "sample_grid_density", "supports_direct",
 ]

@@ -12,8 +12,14 @@ duplicated with probability 1 − exp(−α |Ṽ_i| Δt) if Ṽ_i < 0.  Then:
   if V_i > 0 and 2 − exp(−α|V_i|Δt) if V_i < 0 (= 1 − α V̄ Δt + O(Δt²), so
   dM/dt = −α ∫ V dμ as in seed (12)); using the expectation rather than N₁/n keeps the
   population fixed and adds no noise to M;
-* reinjection (seed §6): if N₁ < n the deficit n − N₁ is drawn from the prior μ_b; if
-  N₁ > n, N₁ − n uniformly chosen particles are killed.  M is constant.
+* reinjection, event by event: every killed particle is replaced by a draw from the
+  prior μ_b and every duplicate by the removal of a uniformly chosen particle.  Its
+  mean-field limit, at any n Δt, is  −αVμ + α⟨V⁺⟩_μ μ_b − α⟨V⁻⟩_μ μ/M  (README.md, "Reinjection");
+* reinjection_deficit (seed §6 read literally): after the loop only the net deficit
+  n − N₁ is drawn from μ_b when N₁ < n, and N₁ − n uniformly chosen particles are killed
+  when N₁ > n.  Its limit depends on the number of events per step λ = nαΔt⟨|V|⟩:
+  DESIGN §1's PDE  −αVμ + α max(V̄_m,0) μ_b + α min(V̄_m,0) μ/M  as λ → ∞, the event-wise
+  one above as λ → 0.  M is constant in both.
 """
 from __future__ import annotations
 
@@ -62,8 +68,8 @@ def restore_population(counts: np.ndarray, n: int, rng: np.random.Generator) -> 
     return population
 
 
-def reinject(positions: np.ndarray, counts: np.ndarray, n: int, rng: np.random.Generator,
-             sample_prior: Callable[[int, np.random.Generator], np.ndarray]) -> np.ndarray:
+def reinject_deficit(positions: np.ndarray, counts: np.ndarray, n: int, rng: np.random.Generator,
+                     sample_prior: Callable[[int, np.random.Generator], np.ndarray]) -> np.ndarray:
     """New (n, d) positions after the loop: N₁ − n random kills if N₁ > n, else the
     N₁ particles plus n − N₁ draws ``sample_prior(k, rng)`` from μ_b (seed §6)."""
     population = np.repeat(np.arange(counts.shape[0]), counts)
@@ -71,6 +77,22 @@ def reinject(positions: np.ndarray, counts: np.ndarray, n: int, rng: np.random.G
     if n1 >= n:
         return positions[np.sort(rng.choice(population, n, replace=False))]
     return np.concatenate((positions[population], sample_prior(n - n1, rng)))
+
+
+def reinject_events(positions: np.ndarray, counts: np.ndarray, n: int, rng: np.random.Generator,
+                    sample_prior: Callable[[int, np.random.Generator], np.ndarray]) -> np.ndarray:
+    """New (n, d) positions after the loop, event by event: the K killed particles are
+    replaced by K draws from μ_b, then the C duplicates are paid for by removing C
+    uniformly chosen particles of the n + C (survivors, clones and new draws)."""
+    population = np.repeat(np.arange(counts.shape[0]), counts)
+    kills = int(np.count_nonzero(counts == 0))
+    clones = population.shape[0] + kills - n
+    grown = np.concatenate((positions[population], sample_prior(kills, rng))) if kills \
+        else positions[population]
+    if clones == 0:
+        return grown
+    keep = np.sort(rng.choice(grown.shape[0], n, replace=False))
+    return grown[keep]
 
 
 def reweight(weights: np.ndarray, values: np.ndarray, alpha: float, dt: float,

@@ -8,11 +8,12 @@ import numpy as np
 
 from ..grid import Grid
 from .birth_death import (birth_death_rates, expected_population_fraction, offspring_counts,
-                          reinject, restore_population, reweight)
+                          reinject_deficit, reinject_events, restore_population, reweight)
 from .potential import ParticlePotential
 from .transport import apply_boundary, langevin_noise
 
 INTEGRATORS = ("euler", "heun")
+REINJECTIONS = ("reinjection", "reinjection_deficit")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class ParticleDynamics:
     integrator: str = "euler"
 
     def __post_init__(self):
-        if self.reaction not in ("balanced", "unbalanced", "none", "reinjection"):
+        if self.reaction not in ("balanced", "unbalanced", "none") + REINJECTIONS:
             raise ValueError(f"unknown reaction {self.reaction!r}")
         if self.integrator not in INTEGRATORS:
             raise ValueError(f"integrator must be one of {INTEGRATORS}, got {self.integrator!r}")
@@ -50,7 +51,7 @@ class ParticleSystem:
                  grid: Grid, dynamics: ParticleDynamics, rng: np.random.Generator,
                  weighted: bool = False,
                  sample_prior: Callable[[int, np.random.Generator], np.ndarray] | None = None):
-        if dynamics.reaction == "reinjection" and (weighted or sample_prior is None):
+        if dynamics.reaction in REINJECTIONS and (weighted or sample_prior is None):
             raise ValueError("reinjection needs unweighted particles and a prior sampler")
         self.positions = np.array(positions, dtype=np.float64, order="C")
         self.n, self.ndim = self.positions.shape
@@ -100,9 +101,10 @@ class ParticleSystem:
             return
         rates = birth_death_rates(self.values, balanced)
         counts = offspring_counts(rates, dyn.alpha, dt, self.rng)
-        if dyn.reaction == "reinjection":
+        if dyn.reaction in REINJECTIONS:
+            refill = reinject_events if dyn.reaction == "reinjection" else reinject_deficit
             self.positions = np.ascontiguousarray(
-                reinject(self.positions, counts, self.n, self.rng, self.sample_prior))
+                refill(self.positions, counts, self.n, self.rng, self.sample_prior))
             return
         if dyn.reaction == "unbalanced":
             self.weights *= expected_population_fraction(self.values, dyn.alpha, dt)

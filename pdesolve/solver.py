@@ -290,13 +290,13 @@ class Solver:
         """
         problem = self.problem
         shape = problem.grid.shape
+        transport = np.zeros_like(self._mu)
         with self._threads():
             self._refresh_potential()
             shift, source = self._refresh_reaction_potential()
-        transport = np.zeros_like(self._mu)
-        if problem.transport:
-            tk.transport_rhs(self._mu, self._v, self._shape, self._periodic, self._inv_h,
-                             self.scheme.theta, self._second_order, problem.tau, transport)
+            if problem.transport:
+                tk.transport_rhs(self._mu, self._v, self._shape, self._periodic, self._inv_h,
+                                 self.scheme.theta, self._second_order, problem.tau, transport)
         if not problem.has_reaction:
             reaction = np.zeros_like(self._mu)
         else:

@@ -24,7 +24,8 @@ test: install
 	$(BIN)/python -m pytest -q
 
 validation: install
-	for script in validation/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in validation/[!_]*.py; do $(BIN)/python $$script || exit 1; done
+	$(BIN)/python validation/_readme.py
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"

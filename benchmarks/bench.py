@@ -1,4 +1,4 @@
-"""pdesolve benchmarks: roofline, interaction overhead, scaling, peers.
+"""pdesolve benchmarks: roofline, interaction overhead, scaling, peers, particles.
 
     python benchmarks/bench.py [--quick] [--output benchmarks/RESULTS.md]
 
@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numba  # noqa: E402
 
 import interaction_cost  # noqa: E402
+import particles  # noqa: E402
 import peers  # noqa: E402
 import roofline  # noqa: E402
 import scaling  # noqa: E402
@@ -29,8 +30,9 @@ from cases import make_solver  # noqa: E402
 from timing import first_call_seconds, load_average, machine_info  # noqa: E402
 
 SECTIONS = ("## Machine", "## Numba compilation", "## 1. Roofline", "## 2. Interaction overhead",
-            "## 3. Scaling", "## 4. Peers", "## Summary against the targets")
+            "## 3. Scaling", "## 4. Peers", "## 5. Particles", "## Summary against the targets")
 THREAD_COUNTS = (1, 2)
+PARTICLE_STEP_TARGET_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class Settings:
     scaling_totals: tuple[int, ...]
     peer_cells: tuple[int, ...]
     cold_start: bool
+    particle_repeats: int
+    pair_counts: tuple[int, ...]
+    mesh_cells: tuple[int, int]
+    mesh_counts: tuple[int, ...]
+    resample_counts: tuple[int, ...]
 
 
 FULL = Settings(repeats=7, stream_values=2 ** 24,
@@ -54,14 +61,18 @@ FULL = Settings(repeats=7, stream_values=2 ** 24,
                 sensitivity_cells=((512, 512), (128, 128, 128)),
                 interaction_cells=((256, 256), (64, 64, 64)),
                 scaling_totals=(10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6),
-                peer_cells=(128, 256), cold_start=True)
+                peer_cells=(128, 256), cold_start=True,
+                particle_repeats=3, pair_counts=(1000, 4000, 16000), mesh_cells=(256, 256),
+                mesh_counts=(10 ** 4, 10 ** 5, 10 ** 6), resample_counts=(10 ** 4, 10 ** 5, 10 ** 6))
 QUICK = Settings(repeats=1, stream_values=2 ** 18,
                  roofline_cells=((10 ** 4,), (32, 32), (12, 12, 12)),
                  profile_cells=((32, 32),),
                  sensitivity_cells=((32, 32),),
                  interaction_cells=((32, 32), (8, 8, 8)),
                  scaling_totals=(10 ** 2, 10 ** 3),
-                 peer_cells=(32,), cold_start=False)
+                 peer_cells=(32,), cold_start=False,
+                 particle_repeats=1, pair_counts=(256,), mesh_cells=(32, 32),
+                 mesh_counts=(10 ** 3, 10 ** 4), resample_counts=(10 ** 3, 10 ** 4))
 
 
 def shape_name(cells: tuple[int, ...]) -> str:
@@ -244,21 +255,27 @@ def scaling_section(settings: Settings) -> list[str]:
 
 def peers_section(settings: Settings) -> list[str]:
     lines = ["## 4. Peers", "", peers.__doc__.strip().split("\n\nRun as a script")[0], ""]
-    version = peers.pypde_available()
-    lines += ["- fipy: `pip download --no-deps fipy` fetched fipy-4.0.3 here; it is not "
-              "benchmarked (not installed in the environment)."]
-    if version is None:
-        return lines + ["- py-pde: not importable in this environment, so no comparison was run "
-                        "(`pip install py-pde` to enable this section).", ""]
-    lines += [f"- py-pde {version} importable; pdesolve uses order 2 (MC limiter), py-pde "
-              "its explicit Euler stepper; both take the same steps.", ""]
+    codes = [("pdesolve", peers.run_pdesolve)]
+    for code, version, runner in (("py-pde", peers.pypde_available(), peers.run_pypde),
+                                  ("fipy", peers.fipy_available(), peers.run_fipy)):
+        if version is None:
+            lines.append(f"- {code}: not importable in this environment, so not compared "
+                         "(`pip install -e .[bench]` installs it).")
+        else:
+            lines.append(f"- {code} {version} importable.")
+            codes.append((code, runner))
+    if len(codes) == 1:
+        return lines + [""]
+    lines += ["- pdesolve uses order 2 (MC limiter); py-pde its explicit Euler stepper; FiPy the "
+              "set-up above. All take the same steps.", ""]
     roofline.set_threads(1)
-    lines += ["Numba threads: 1 for both codes, in process and in the cold subprocesses "
+    lines += ["Numba threads: 1 for every code, in process and in the cold subprocesses "
               "(NUMBA_NUM_THREADS=1), so the comparison does not depend on the threading set-up "
-              "of section 1.", ""]
+              "of section 1 (FiPy uses no Numba; its sparse assembly and scipy solver run on one "
+              "thread).", ""]
     results = []
     for n in settings.peer_cells:
-        for code, runner in (("pdesolve", peers.run_pdesolve), ("py-pde", peers.run_pypde)):
+        for code, runner in codes:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 r = runner(n)
@@ -276,21 +293,163 @@ def peers_section(settings: Settings) -> list[str]:
               "Numba thread that parallel code runs on one thread.", "",
               "'first step in this process' for pdesolve is solver construction + one step with "
               "kernels already compiled; for py-pde it includes building its stepper, which "
-              "compiles the right-hand side again for every new stepper.", ""]
+              "compiles the right-hand side again for every new stepper; for FiPy it is building "
+              "the mesh, variables and equation + one step (FiPy compiles nothing).", ""]
     for n in settings.peer_cells:
         mine = next(r for c, m, r, _ in results if c == "pdesolve" and m == n)
-        theirs = next(r for c, m, r, _ in results if c == "py-pde" and m == n)
-        lines.append(f"- {n}²: time per step py-pde / pdesolve = {theirs['step_s'] / mine['step_s']:.2f}; "
-                     f"L¹ error py-pde / pdesolve = {theirs['l1'] / mine['l1']:.2f}")
+        for code, _ in codes[1:]:
+            theirs = next(r for c, m, r, _ in results if c == code and m == n)
+            lines.append(f"- {n}²: time per step {code} / pdesolve = {theirs['step_s'] / mine['step_s']:.2f}; "
+                         f"L¹ error {code} / pdesolve = {theirs['l1'] / mine['l1']:.2f}")
     target = max(r["l1"] for c, _, r, _ in results if c == "pdesolve")
     lines += ["", f"Time to reach L¹ error ≤ {target:.3e} (the largest pdesolve error above), "
               "cheapest run of each code (stepping time, compile excluded):", ""]
-    for code in ("pdesolve", "py-pde"):
+    for code, _ in codes:
         reached = [(r["step_s"] * r["steps"], n) for c, n, r, _ in results
                    if c == code and r["l1"] <= target]
         lines.append(f"- {code}: " + (f"{min(reached)[0]:.3f} s on {min(reached)[1]}²" if reached
                                       else "not reached on the grids run"))
     return lines + [""]
+
+
+def particles_section(settings: Settings, summary: list[str]) -> list[str]:
+    intro = particles.__doc__.strip().split("\n\n", 1)[1]
+    lines = ["## 5. Particles", "", intro, "",
+             f"Each time is the median of {settings.particle_repeats} call(s) after 1 warm-up call.", ""]
+    lines += pair_sum_lines(settings, summary)
+    lines += mesh_lines(settings, summary)
+    lines += resampling_lines(settings)
+    return lines
+
+
+def pair_sum_lines(settings: Settings, summary: list[str]) -> list[str]:
+    lines = ["### Direct pair sum", "",
+             "Rates in millions of pair interactions (or exps) per second, n² per call; "
+             "Numba threads as listed for all three kernels.", ""]
+    rows = []
+    for n in settings.pair_counts:
+        for threads in THREAD_COUNTS:
+            r = particles.direct_sum(n, threads, settings.particle_repeats)
+            rows.append((n, threads, f"{r['library_s'] * 1e3:.2f}", f"{r['library_rate'] / 1e6:.1f}",
+                         f"{1e9 / r['library_rate']:.2f}", f"{r['reference_rate'] / 1e6:.1f}",
+                         f"{r['exp_rate'] / 1e6:.1f}", f"{1e9 / r['exp_rate']:.2f}",
+                         f"{r['library_rate'] / r['exp_rate']:.2f}",
+                         f"{r['reference_rate'] / r['exp_rate']:.2f}"))
+            if n == settings.pair_counts[-1]:
+                summary.append(f"- direct pair sum, n = {n}, {threads} thread(s): "
+                               f"{r['library_rate'] / 1e6:.1f} Mpairs/s = {r['library_rate'] / r['exp_rate']:.2f}× "
+                               f"the exp throughput (target: close to 1); the 2-D Gaussian reference "
+                               f"reaches {r['reference_rate'] / r['exp_rate']:.2f}×")
+                last = r
+    lines += table(("n", "threads", "DirectInteraction ms", "Mpairs/s", "ns/pair",
+                    "2-D reference Mpairs/s", "exp sweep Mexp/s", "ns/exp", "library / exp",
+                    "reference / exp"), rows)
+    lines += [f"- At n = {settings.pair_counts[-1]} ({THREAD_COUNTS[-1]} threads) a pair costs "
+              f"{1e9 / last['library_rate']:.2f} ns in the library kernel, "
+              f"{1e9 / last['reference_rate']:.2f} ns in the 2-D reference and one exp "
+              f"{1e9 / last['exp_rate']:.2f} ns: the reference is the exp plus "
+              f"{1e9 / last['reference_rate'] - 1e9 / last['exp_rate']:.2f} ns of arithmetic; the "
+              f"library's extra {1e9 / last['library_rate'] - 1e9 / last['reference_rate']:.2f} ns "
+              "is the general kernel (kernel-kind dispatch and minimum-image test per pair, each "
+              "displacement computed twice through a helper that takes the position and period "
+              "arrays, the gradient accumulated in the output array).",
+              f"- Numba SVML in use: {'yes' if numba.config.USING_SVML else 'no'}; the three kernels "
+              "sum sequentially (no fastmath), so their loops are not vectorised and exp is one "
+              "scalar call per pair.", ""]
+    return lines
+
+
+def mesh_lines(settings: Settings, summary: list[str]) -> list[str]:
+    cells = settings.mesh_cells
+    lines = [f"### Particle–mesh on {shape_name(cells)}", "",
+             "Numba threads = scipy.fft workers = the thread count listed. ns/particle = time / n.", ""]
+    rows = []
+    series = {}
+    for threads in THREAD_COUNTS:
+        for n in settings.mesh_counts:
+            r = particles.mesh_step(cells, n, threads, settings.particle_repeats)
+            series.setdefault(threads, []).append((n, r))
+            rows.append((n, threads, f"{r['evaluate_s'] * 1e3:.2f}", f"{r['evaluate_s'] / n * 1e9:.0f}",
+                         f"{r['step_s'] * 1e3:.2f}", f"{r['step_s'] / n * 1e9:.0f}", f"{r['dt']:.2e}"))
+    lines += table(("n", "threads", "MeshInteraction.evaluate ms", "ns/particle",
+                    "ParticleSystem.step ms", "ns/particle", "Δt"), rows)
+    fits = []
+    for threads, points in series.items():
+        counts = [n for n, _ in points]
+        for key, name in (("evaluate_s", "MeshInteraction.evaluate"), ("step_s", "ParticleSystem.step")):
+            seconds = [r[key] for _, r in points]
+            marginal = (seconds[-1] - seconds[-2]) / (counts[-1] - counts[-2])
+            fits.append((name, threads, f"{scaling.fitted_exponent(counts, seconds):.2f}",
+                         f"{scaling.fitted_exponent(counts[-2:], seconds[-2:]):.2f}",
+                         f"{marginal * 1e9:.0f}", f"{counts[0]}–{counts[-1]}"))
+        steps = [r["step_s"] for _, r in points]
+        summary.append(f"- particle–mesh linearity, {threads} thread(s): step time ∝ n^p with "
+                       f"p = {scaling.fitted_exponent(counts, steps):.2f} over n = {counts[0]}–{counts[-1]}, "
+                       f"{scaling.fitted_exponent(counts[-2:], steps[-2:]):.2f} between the last two n "
+                       "(target: O(n), p ≤ 1)")
+    lines += ["Fitted exponent p of time ∝ n^p (least squares over all n; and over the last two n, "
+              "where the fixed grid cost matters least), and the marginal cost between the last two n:", ""]
+    lines += table(("quantity", "threads", "p (all n)", "p (last two n)", "marginal ns/particle", "n range"),
+                   fits)
+    n_top = settings.mesh_counts[-1]
+    top = series[max(THREAD_COUNTS)][-1][1]["step_s"]
+    verdict = ("met" if top < PARTICLE_STEP_TARGET_S else
+               f"missed by {top / PARTICLE_STEP_TARGET_S:.2f}× ({top - PARTICLE_STEP_TARGET_S:.2f} s over)")
+    summary.append(f"- particle–mesh step, n = {n_top} on {shape_name(cells)}, {max(THREAD_COUNTS)} threads: "
+                   f"{top:.3f} s per step (target < {PARTICLE_STEP_TARGET_S:.0f} s for 10⁶ on 256²): {verdict}")
+    lines += [f"n = {n_top} on {shape_name(cells)} with {max(THREAD_COUNTS)} threads: {top:.3f} s per step, "
+              f"target < {PARTICLE_STEP_TARGET_S:.0f} s (for 10⁶ particles on 256²): {verdict}.", ""]
+    lines += mesh_profile_lines(settings)
+    return lines
+
+
+def mesh_profile_lines(settings: Settings) -> list[str]:
+    cells, n = settings.mesh_cells, settings.mesh_counts[-1]
+    serial = [kernel.__name__ for kernel in (particles.cic_deposit, particles.cic_interpolate)
+              if not kernel.targetoptions.get("parallel", False)]
+    lines = [f"Profile of one step at n = {n}: each part timed alone on the step's own arrays "
+             "(see `particles.mesh_step_profile`):", ""]
+    for threads in THREAD_COUNTS:
+        parts, kernels = particles.mesh_step_profile(cells, n, threads, settings.particle_repeats)
+        step = parts["step() total"]
+        lines += [f"{threads} thread(s):", ""]
+        lines += table(("part", "ms per step", "share of step"),
+                       [(name, f"{seconds * 1e3:.2f}", f"{100 * seconds / step:.0f}%")
+                        for name, seconds in parts.items()])
+        lines += table(("kernel", "library ns/particle", "2-D reference ns/particle", "library / reference"),
+                       [(name, f"{lib / n * 1e9:.1f}", f"{ref / n * 1e9:.1f}", f"{lib / ref:.1f}")
+                        for name, (lib, ref) in kernels.items()])
+        named = {k: v for k, v in parts.items() if "×2" in k or k.startswith(("move", "birth"))}
+        largest = max(named, key=named.get)
+        in_step = {"deposit": parts["deposit (cloud-in-cell) ×2"],
+                   "interpolation": parts["interpolations (3: V, ∂x V, ∂y V) ×2"]}
+        with_references = step - sum(in_step[name] * (1 - ref / lib) for name, (lib, ref) in kernels.items())
+        lines += [f"- largest part: {largest}, {100 * named[largest] / step:.0f}% of the step; with the "
+                  f"deposit and interpolation parts scaled by the reference / library ratios above, the "
+                  f"step would take about {with_references * 1e3:.1f} ms.", ""]
+    if serial:
+        lines += [f"- {', '.join(serial)} are serial Numba kernels (no `parallel=True`), and the "
+                  "numpy parts run on one thread: a second thread only speeds up the FFT.", ""]
+    return lines
+
+
+def resampling_lines(settings: Settings) -> list[str]:
+    lines = ["### Birth–death resampling", "",
+             "numpy on one thread (no Numba kernel; Numba threads set to 1). Rates of the "
+             f"particle–mesh system above on {shape_name(settings.mesh_cells)} at its Δt; ns per "
+             "particle = time / n.", ""]
+    rows = []
+    numba.set_num_threads(1)
+    for n in settings.resample_counts:
+        r = particles.resampling(settings.mesh_cells, n, settings.particle_repeats)
+        total = r["offspring_s"] + r["restore_s"]
+        rows.append((n, f"{r['events_per_particle']:.4f}", f"{r['offspring_s'] / n * 1e9:.1f}",
+                     f"{r['restore_s'] / n * 1e9:.1f}", f"{total / n * 1e9:.1f}",
+                     f"{r['gather_s'] / n * 1e9:.1f}"))
+    lines += table(("n", "kill/clone events per particle", "offspring_counts ns/particle",
+                    "restore_population ns/particle", "sum ns/particle", "gather θ[kept] ns/particle"),
+                   rows)
+    return lines
 
 
 def run(settings: Settings, quick: bool) -> str:
@@ -305,6 +464,7 @@ def run(settings: Settings, quick: bool) -> str:
     lines += interaction_section(settings, summary)
     lines += scaling_section(settings)
     lines += peers_section(settings)
+    lines += particles_section(settings, summary)
     lines += summary + [""]
     lines += [f"Total benchmark wall time: {time.perf_counter() - start:.0f} s; load average at "
               "end (1/5/15 min): %.2f / %.2f / %.2f." % load_average(), ""]

@@ -1,12 +1,20 @@
-"""Comparison with py-pde (if importable) on the issue's problem.
+"""Comparison with py-pde and FiPy (each if importable) on the issue's problem.
 
 ∂t μ = ∇·(μ∇F) − α(F − F̄)μ,  F = ½|x|²,  F̄ = ∫Fμ / ∫μ,  no-flux box [−4, 4]²,
 α = 1, start N((0.5, −0.3), 0.6² I), t_end = 0.5, L¹ error against
-pdesolve.exact.GaussianFlow(a=1, reaction="balanced").  Both codes take the same
+pdesolve.exact.GaussianFlow(a=1, reaction="balanced").  All codes take the same
 fixed number of equal steps (Δt from pdesolve's stability bound at t = 0).
 py-pde has no upwind finite-volume transport: its right-hand side is written with
 its own compiled centred ``divergence`` operator (flux vector field with value 0 at
 the walls) and integrated by its explicit Euler solver (``EulerSolver.make_stepper``).
+FiPy cannot write F̄ (a global integral of the unknown) in an equation, so F̄ is
+recomputed from the current μ before every step and enters as the coefficient of an
+implicit source: each step solves (μ − μ_old)/Δt + ∇·(−∇F μ_old) = −α(F − F̄_old) μ
+on FiPy's finite volumes, with its second-order TVD ``VanLeerConvectionTerm``
+(explicit, so forward Euler in the transport; velocity −∇F exact at the faces),
+no-flux walls (FiPy's default) and scipy's BiCGSTAB for the (diagonal) linear system.
+FiPy's implicit first-order ``UpwindConvectionTerm`` was tried too: about the same
+time per step and 10–16× the L¹ error of this set-up at 64² and 128².
 
 Run as a script (``python peers.py cold CODE CELLS``) it prints the seconds from
 interpreter start to the end of the first step, for a cold-JIT measurement in a
@@ -136,6 +144,64 @@ def run_pypde(n: int) -> dict[str, float]:
             "total_s": first + rest, "t_end": t, "l1": l1_error(grid, state.data)}
 
 
+def fipy_available() -> str | None:
+    """FiPy's version if it imports, else None."""
+    try:
+        import fipy
+    except ImportError:
+        return None
+    return fipy.__version__
+
+
+def fipy_equation(n: int):
+    """(step function advancing FiPy's μ by Δt, FiPy's μ, pdesolve Grid with the same cells).
+
+    FiPy orders cells x fastest; pdesolve arrays are (x, y) with y fastest, hence order="F".
+    """
+    import fipy as fp
+    from cases import HALF_WIDTH, box_grid, gaussian_start
+
+    grid = box_grid((n, n))
+    h = 2 * HALF_WIDTH / n
+    mesh = fp.Grid2D(nx=n, ny=n, dx=h, dy=h) + ((-HALF_WIDTH,), (-HALF_WIDTH,))
+    mu = fp.CellVariable(mesh=mesh, value=gaussian_start(grid, MEAN, WIDTH).ravel(order="F"))
+    x, y = mesh.cellCenters.value
+    potential = 0.5 * (x ** 2 + y ** 2)
+    velocity = fp.FaceVariable(mesh=mesh, rank=1, value=-mesh.faceCenters.value)
+    rate = fp.CellVariable(mesh=mesh, value=0.0)
+    equation = (fp.TransientTerm() + fp.VanLeerConvectionTerm(coeff=velocity)
+                == fp.ImplicitSourceTerm(coeff=rate))
+    solver = fp.LinearBicgstabSolver(tolerance=1e-12)
+
+    def step(dt: float) -> None:
+        values = mu.value
+        rate.setValue(-ALPHA * (potential - np.dot(potential, values) / values.sum()))
+        equation.solve(var=mu, dt=dt, solver=solver)
+
+    return step, mu, grid
+
+
+def fipy_density(mu, n: int) -> np.ndarray:
+    """FiPy's cell values as a pdesolve (x, y) array."""
+    return np.asarray(mu.value).reshape((n, n), order="F")
+
+
+def run_fipy(n: int) -> dict[str, float]:
+    """FiPy with pdesolve's Δt and step count.  First-step time = building the mesh,
+    variables and equation + one step; time per step from the remaining steps."""
+    _, dt, steps = pdesolve_setup(n)
+    start = time.perf_counter()
+    step, mu, grid = fipy_equation(n)
+    step(dt)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(steps - 1):
+        step(dt)
+    per_step = (time.perf_counter() - start) / (steps - 1)
+    return {"first_step_s": first, "step_s": per_step, "steps": steps,
+            "total_s": first + per_step * (steps - 1), "l1": l1_error(grid, fipy_density(mu, n))}
+
+
 def cold_first_step(code: str, n: int) -> float:
     """Seconds from interpreter start to the end of the first step, in a fresh process
     with an empty NUMBA_CACHE_DIR (imports + compilation + one step)."""
@@ -151,6 +217,10 @@ def _cold_main(code: str, n: int) -> None:
     if code == "pdesolve":
         solver, dt, _ = pdesolve_setup(n)
         solver.step(dt)
+    elif code == "fipy":
+        _, dt, _ = pdesolve_setup(n)
+        step, _, _ = fipy_equation(n)
+        step(dt)
     else:
         _, dt, _ = pdesolve_setup(n)
         equation, state, _ = pypde_equation(n)

@@ -1,19 +1,28 @@
 """The benchmark entry point runs end to end in --quick mode and writes every section."""
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTIONS = ("## Machine", "## Numba compilation", "## 1. Roofline", "## 2. Interaction overhead",
-            "## 3. Scaling", "## 4. Peers", "## Summary against the targets")
+            "## 3. Scaling", "## 4. Peers", "## 5. Particles", "## Summary against the targets")
 
 
-def test_quick_benchmark_writes_every_section(tmp_path):
-    output = tmp_path / "R.md"
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory) -> str:
+    """RESULTS.md text of one ``bench.py --quick`` run."""
+    output = tmp_path_factory.mktemp("bench") / "R.md"
     subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench.py"), "--quick",
                     "--output", str(output)], check=True, capture_output=True, timeout=120)
-    text = output.read_text()
+    return output.read_text()
+
+
+def test_quick_benchmark_writes_every_section(quick_report):
+    text = quick_report
     positions = [text.find(section) for section in SECTIONS]
     assert all(p >= 0 for p in positions), [s for s, p in zip(SECTIONS, positions) if p < 0]
     assert positions == sorted(positions)
@@ -23,3 +32,39 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert len(fractions) == 3 * 2 * 2 * 2  # grids × orders × thread counts × two byte counts
     assert max(fractions) > 0.0
     assert "nan" not in text.lower().split("## machine")[1]
+
+
+def test_quick_benchmark_compares_every_importable_peer(quick_report):
+    peers_text = quick_report.split("## 4. Peers")[1].split("## 5. Particles")[0]
+    for module, code in (("pde", "py-pde"), ("fipy", "fipy")):
+        if importlib.util.find_spec(module) is None:
+            assert f"- {code}: not importable" in peers_text
+            continue
+        row = next(line for line in peers_text.splitlines() if line.startswith(f"| {code} |"))
+        error = float(row.strip("|").split("|")[-1])
+        assert 0.0 < error < 0.5
+
+
+def particle_rows(text: str, header_start: str) -> list[list[str]]:
+    """Cells of the rows of the first table whose header starts with ``header_start``."""
+    lines = text.split("## 5. Particles")[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_quick_benchmark_particle_tables(quick_report):
+    text = quick_report
+    pairs = particle_rows(text, "| n | threads | DirectInteraction ms")
+    assert len(pairs) == 2 and all(float(row[3]) > 0 and float(row[8]) > 0 for row in pairs)
+    mesh = particle_rows(text, "| n | threads | MeshInteraction.evaluate ms")
+    assert len(mesh) == 2 * 2 and all(float(row[4]) > 0 for row in mesh)
+    assert len(particle_rows(text, "| quantity | threads | p (all n)")) == 2 * 2
+    assert len(particle_rows(text, "| n | kill/clone events per particle")) == 2
+    summary = text.split("## Summary against the targets")[1]
+    assert "direct pair sum" in summary and "particle–mesh step" in summary
+    assert "particle–mesh linearity" in summary

@@ -63,6 +63,26 @@ def _parser() -> argparse.ArgumentParser:
                                 "case file and --set overrides); ends bit for bit as an uninterrupted run")
     particles.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
 
+    compare = commands.add_parser(
+        "compare", help="grid PDE vs particle ensembles: law of large numbers and CLT report",
+        description="Run CASE.toml once on its grid and as particle ensembles of each size n; write "
+                    "report.json, report.md, lln.png, clt.png and clt_variance.png to DIR.")
+    compare.add_argument("case", type=Path, help="TOML case file (see cases/README.md)")
+    compare.add_argument("--n", dest="ns", default="100,1000,10000", metavar="N1,N2,...",
+                         help="particle counts, comma-separated (default: 100,1000,10000)")
+    compare.add_argument("--replicates", metavar="R", default="20",
+                         help="independent replicates per n (default: 20, at least 2)")
+    compare.add_argument("--seed", metavar="S", help="random seed (default: particles.seed)")
+    compare.add_argument("--dt", metavar="DT", help="particle time step (default: time.dt, else from cfl)")
+    compare.add_argument("--workers", metavar="W",
+                         help="processes running replicates in parallel (default: one per CPU)")
+    compare.add_argument("--set", dest="overrides", action="append", default=[],
+                         metavar="SECTION.KEY=VALUE", help="override a case key, e.g. --set time.t_end=1")
+    compare.add_argument("-o", "--output-dir", type=Path,
+                         help="report directory (default: CASE-STEM_compare)")
+    compare.add_argument("--force", action="store_true", help="replace an existing report directory")
+    compare.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+
     plot = commands.add_parser("plot", help="PNG figures of a result file",
                                description="Write snapshots.png, diagnostics.png and potential.png.")
     plot.add_argument("result", type=Path, help="HDF5 file written by 'pdesolve run'")
@@ -166,6 +186,52 @@ def _particles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+
+    from .case import CaseError, load_case
+    from .comparison import compare_case
+
+    try:
+        ns = [_count("--n", text.strip(), 1) for text in args.ns.split(",")]
+        replicates = _count("--replicates", args.replicates, 2)
+        seed = _count("--seed", args.seed, 0)
+        workers = _count("--workers", args.workers, 1)
+        dt = None if args.dt is None else float(args.dt)
+        if dt is not None and not dt > 0:
+            raise ValueError(f"--dt: {args.dt} is not a positive number")
+    except ValueError as err:
+        return _fail(str(err).splitlines()[0], EXIT_BAD_INPUT)
+    try:
+        case = load_case(args.case, tuple(args.overrides))
+    except CaseError as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    outdir = args.output_dir or Path(f"{case.path.stem}_compare")
+    if outdir.exists() and not args.force:
+        return _fail(f"{outdir} already exists; use --force to replace it", EXIT_BAD_INPUT)
+    building = outdir.with_name(f".{outdir.name}.{os.getpid()}.creating")
+    try:
+        compare_case(case, ns, replicates, building, seed=seed, workers=workers, dt=dt,
+                     progress=not args.quiet)
+    except ValueError as err:
+        shutil.rmtree(building, ignore_errors=True)
+        return _fail(f"{args.case}: {err}", EXIT_BAD_INPUT)
+    except RuntimeError as err:
+        shutil.rmtree(building, ignore_errors=True)
+        return _fail(f"{args.case}: {err}", EXIT_RUN_FAILED)
+    except KeyboardInterrupt:
+        shutil.rmtree(building, ignore_errors=True)
+        print("interrupted: no report written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    building.rename(outdir)
+    if not args.quiet:
+        print(f"report written to {outdir}/ (report.md, report.json, lln.png, clt.png, clt_variance.png)")
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from .output import ResultFormatError
     from .plotting import plot_result
@@ -188,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "particles":
         return _particles(args)
+    if args.command == "compare":
+        return _compare(args)
     return _plot(args)
 
 

@@ -197,3 +197,27 @@ def test_resource_estimate_and_disk_warning(tiny_case):
     assert any("on disk" in w for w in check_resources(big))
     gaussian = load_case(tiny_case, ['interaction.kind="gaussian"'])
     assert estimate(gaussian).memory > needed.memory  # the padded FFT grid counts
+
+
+def test_compare_writes_a_report_and_refuses_to_replace_it(tmp_path):
+    case = Path(__file__).parent.parent / "cases" / "gaussian_1d.toml"
+    outdir = tmp_path / "report"
+    sets = ("--set", "time.t_end=0.2", "--set", "grid.cells=[100]")
+    done = cli("compare", case, "--n", "50,200", "--replicates", "4", "--workers", "1", *sets,
+               "-o", outdir, "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in outdir.iterdir()} == {"report.md", "report.json", "lln.png", "clt.png",
+                                                  "clt_variance.png"}
+    assert list(tmp_path.glob(".*creating")) == []
+    again = cli("compare", case, "--n", "50,200", "--replicates", "4", *sets, "-o", outdir)
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "--force" in again.stderr
+
+
+@pytest.mark.parametrize("option, value, message", [("--n", "50,x", "--n: expected an integer"),
+                                                    ("--replicates", "1", "allowed: >= 2"),
+                                                    ("--dt", "-1", "--dt")])
+def test_compare_bad_options_are_one_line_exit_two(option, value, message, tmp_path):
+    case = Path(__file__).parent.parent / "cases" / "gaussian_1d.toml"
+    done = cli("compare", case, option, value, "-o", tmp_path / "r")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr
+    assert not (tmp_path / "r").exists()

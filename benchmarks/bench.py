@@ -422,7 +422,7 @@ def mesh_profile_lines(settings: Settings) -> list[str]:
         named = {k: v for k, v in parts.items() if "×2" in k or k.startswith(("move", "birth"))}
         largest = max(named, key=named.get)
         in_step = {"deposit": parts["deposit (cloud-in-cell) ×2"],
-                   "interpolation": parts["interpolations (3: V, ∂x V, ∂y V) ×2"]}
+                   "interpolation": parts["interpolation of V, ∂x V, ∂y V (one fused pass) ×2"]}
         with_references = step - sum(in_step[name] * (1 - ref / lib) for name, (lib, ref) in kernels.items())
         lines += [f"- largest part: {largest}, {100 * named[largest] / step:.0f}% of the step; with the "
                   f"deposit and interpolation parts scaled by the reference / library ratios above, the "

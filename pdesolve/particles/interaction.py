@@ -6,7 +6,8 @@ Two evaluators of one interface ``evaluate(positions, weights, values, gradient)
   quadratic translation-invariant kernels and the neuron form K = c c' k(z − z');
 * :class:`MeshInteraction` — particle–mesh on the case grid: cloud-in-cell deposit
   ρ = Σ_j w_j W(· − θ_j)/|c|, the grid's FFT interaction K ⋆ ρ, its gradient by centred
-  differences (second-order one-sided at walls), multilinear interpolation back.
+  differences (second-order one-sided at walls), multilinear interpolation back (V and
+  the d derivative fields in one pass over the particles).
   Its error against the direct sum is O(h²) for kernels smooth on the scale h.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from ..grid import Grid
 from ..interaction import (ConvolutionInteraction, GaussianKernel, NeuronInteraction,
                            NoInteraction, NormalDensityKernel, QuadraticKernel)
-from .mesh_kernels import cic_deposit, cic_interpolate
+from .mesh_kernels import cic_deposit, cic_interpolate_gradient
 from .pair_kernels import (GAUSSIAN, NORMAL_DENSITY, QUADRATIC, neuron_pair_sums,
                            translation_pair_sums)
 
@@ -74,7 +75,10 @@ class MeshInteraction:
         self._periodic = np.array(grid.periodic + (False,) * pad)
         self._density = np.zeros(grid.shape)
         self._potential = np.zeros(grid.shape)
-        self._derivative = np.zeros(grid.shape)
+        # V and ∂_a V side by side (last axis) on the grid seen as 3-D, so that one cache
+        # line holds the 1 + d values the interpolation reads at a grid point
+        self._fields = np.zeros(grid.cells + (1,) * pad + (1 + grid.ndim,))
+        self._grid_fields = self._fields.reshape(grid.shape + (1 + grid.ndim,))
 
     def deposit(self, positions: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
         """Cloud-in-cell density ρ_c = Σ_j w_j W_c(θ_j) / |c| into ``out`` (grid shape)."""
@@ -95,13 +99,11 @@ class MeshInteraction:
         """Write V_int (n,) into ``values`` and ∇V_int (n, d) into ``gradient``."""
         self.deposit(positions, weights, self._density)
         self.interaction.potential(self._density, self._potential)
-        args = (self._lower, self._spacing, self._cells, self._periodic)
-        cic_interpolate(self.grid.as3d(self._potential), positions, *args, values)
-        column = np.empty(positions.shape[0])
+        self._grid_fields[..., 0] = self._potential
         for a in range(self.grid.ndim):
-            self._centred_derivative(self._potential, a, self._derivative)
-            cic_interpolate(self.grid.as3d(self._derivative), positions, *args, column)
-            gradient[:, a] = column
+            self._centred_derivative(self._potential, a, self._grid_fields[..., 1 + a])
+        cic_interpolate_gradient(self._fields, positions, self._lower, self._spacing, self._cells,
+                                 self._periodic, values, gradient)
 
 
 def particle_interaction(interaction, method: str, n: int, direct_limit: int = 4096):

@@ -13,7 +13,7 @@ drawn from N(0, I) cut at the box (seed 0), weights M/n with M = 1; Δt =
   (the same Gaussian pair sum written for this one case: 2-D, no minimum image, local
   accumulators), which separates the cost of exp from the cost of the general kernel.
 * Particle–mesh: ``MeshInteraction.evaluate`` (cloud-in-cell deposit, FFT K ⋆ ρ on the
-  zero-padded grid, centred differences, three interpolations) and a full
+  zero-padded grid, centred differences, one fused interpolation of V and ∇V) and a full
   ``ParticleSystem.step`` (move: V and ∇V, θ ← θ − ∇V Δt, reflection; then birth–death:
   V and ∇V again at the new positions, kill/clone, restore n).  The deposit and the
   interpolation are also timed against ``bilinear_deposit_reference`` and

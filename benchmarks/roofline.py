@@ -5,13 +5,14 @@ Bytes one Strang + SSP-RK2 step must move, counted in float64 arrays of N cells
 
 * SSP stage 1: read μ, V, write μ⁽¹⁾                         3 arrays
 * SSP stage 2: read μ⁽¹⁾, V, μ (the Shu–Osher base), write μ  4 arrays
-* each reaction half-step: one pass reading μ, V for Σμ, ΣVμ, and one
-  pass reading μ, V and writing μ = μ e^{−αΔt(V−V̄)}            2 + 3 = 5 arrays, twice
+* each reaction half-step: one pass reading μ and the reaction factors (or V) and
+  writing μ e^{−αΔt(V−s)} while summing it, and one pass rescaling μ to the
+  conserved mass                                               3 + 2 = 5 arrays, twice
 
-minimum = 17 arrays × 8 B × N.  The code as written moves more: the reaction half
-step writes U (= V when τ = 0) before the moment pass, rescales μ to the conserved
-mass in a separate pass, and the transport ends with a copy μ ← μ⁽²⁾, i.e.
-as implemented = 2·(2 + 2 + 3 + 2) + 3 + 4 + 2 = 27 arrays × 8 B × N.
+minimum = 17 arrays × 8 B × N, and the code moves exactly that: with V = F fixed the
+factors e^{−αΔt(F−s₀)} are kept from step to step (recomputed only when Δt changes),
+the last SSP stage writes into a spare buffer that then becomes μ (no copy), and the
+face speeds of F for ``stable_dt`` are kept too.
 """
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from cases import make_solver
 from timing import median_seconds
 
 MIN_ARRAYS_PER_STEP = 17
-IMPLEMENTED_ARRAYS_PER_STEP = 27
 BYTES_PER_VALUE = 8
 
 
@@ -63,17 +63,18 @@ def kernel_profile(cells: tuple[int, ...], order: int, repeats: int) -> dict[str
 
     Small grids (< PARALLEL_MIN_CELLS) run on one thread inside the solver; the kernels
     timed here run on the current Numba thread count.
-    Per step: 2 × transport_stage, 2 × (total_potential, moment_sums,
-    exponential_reaction, scale) and one μ ← μ⁽²⁾ copy; max_face_speeds belongs to
-    stable_dt (called once per step by Solver.advance), not to step().
+    Per step: 2 × transport_stage and 2 × (multiply, scale).  exponential_factors runs
+    only when Δt changes and max_face_speeds only when V changes (never, for V = F);
+    both are listed for reference but are not part of a step.
     """
     solver = make_solver(cells, order=order)
     dt = solver.stable_dt()
+    solver.step(dt)  # builds the kept reaction factors
     s = solver
     from pdesolve.kernels import reaction as rk
     from pdesolve.kernels import transport as tk
-    mu, v, u, out = s._mu, s._v, s._u, s._stage
-    mu_copy = mu.copy()
+    mu, v, out, factors = s._mu, s._v, s._stage, s._factors
+    ones = np.ones_like(factors)
 
     def stage():
         tk.transport_stage(mu, v, mu, 0.0, 1.0, dt, s._shape, s._periodic, s._inv_h,
@@ -81,23 +82,15 @@ def kernel_profile(cells: tuple[int, ...], order: int, repeats: int) -> dict[str
 
     timings = {
         "transport_stage": median_seconds(stage, repeats),
-        "max_face_speeds": median_seconds(
-            lambda: tk.max_face_speeds(v, s._shape, s._periodic, s._inv_h, s._speeds), repeats),
-        "total_potential": median_seconds(lambda: rk.total_potential(v, mu, 0.0, u), repeats),
-        "moment_sums": median_seconds(lambda: rk.moment_sums(mu, u), repeats),
-        "exponential_reaction": median_seconds(
-            lambda: (mu.__setitem__(slice(None), mu_copy), rk.exponential_reaction(mu, u, 0.0, 0.0)),
-            repeats),
-        "copy for exponential_reaction timing": median_seconds(
-            lambda: mu.__setitem__(slice(None), mu_copy), repeats),
+        "multiply": median_seconds(lambda: rk.multiply(mu, ones), repeats),
         "scale": median_seconds(lambda: rk.scale(mu, 1.0), repeats),
-        "copy mu <- stage": median_seconds(lambda: mu.__setitem__(slice(None), out), repeats),
+        "exponential_factors (when Δt changes)": median_seconds(
+            lambda: rk.exponential_factors(v, 0.0, 0.0, out), repeats),
+        "max_face_speeds (when V changes)": median_seconds(
+            lambda: tk.max_face_speeds(v, s._shape, s._periodic, s._inv_h, s._speeds), repeats),
     }
-    timings["exponential_reaction"] -= timings.pop("copy for exponential_reaction timing")
     step = median_seconds(lambda: s.step(dt), repeats)
-    in_step = (2 * timings["transport_stage"] + timings["copy mu <- stage"]
-               + 2 * (timings["total_potential"] + timings["moment_sums"]
-                      + timings["exponential_reaction"] + timings["scale"]))
+    in_step = 2 * (timings["transport_stage"] + timings["multiply"] + timings["scale"])
     timings["step() total"] = step
     timings["sum of kernels in step()"] = in_step
     timings["python/numpy glue (step − sum)"] = step - in_step

@@ -27,6 +27,10 @@ from .kernels import transport as tk
 PARALLEL_MIN_CELLS = 1 << 16
 from .problem import REINJECTIONS, Problem, Scheme
 
+# Largest |exponent| of the kept reaction factors exp(−αΔt(F − s₀)) (e^±50 keeps μ e^x
+# normal for μ > 1e-286); beyond it the step centres the exponent on the current Ū.
+MAX_FACTOR_EXPONENT = 50.0
+
 # SSP Runge–Kutta tableaux in Shu–Osher form: stage s is
 # μ^(s) = a_s μ^(0) + b_s (μ^(s−1) + Δt L(μ^(s−1))).
 SSP_STAGES = {
@@ -62,7 +66,7 @@ class Solver:
         self._stage = np.empty(size)
         self._next = np.empty(size)
         self._v = np.empty(size)
-        self._u = np.empty(size)
+        self._u = self._v if problem.tau == 0.0 else np.empty(size)  # U = V when τ = 0
         self._interaction = np.empty(grid.shape)
         self._speeds = np.zeros(3)
         self._f = problem.potential.reshape(size)
@@ -78,13 +82,29 @@ class Solver:
         if problem.interaction is None:
             self._v[:] = self._f
         self._v_is_current = problem.interaction is None  # does _v hold V(μ) for the current μ?
+        self._speeds_current = False  # do _speeds hold the face speeds of _v? (kept if V = F)
         self._reaction_depends_on_mu = (problem.interaction is not None or problem.tau > 0
                                         or problem.reaction in REINJECTIONS)
+        # With U = F for all time (no interaction, τ = 0) the balanced and unbalanced
+        # reactions multiply μ by factors exp(−αΔt(F − s₀)) that change only with Δt: they
+        # are kept for the last αΔt.  s₀ is 0 (unbalanced) or, for balanced, the middle of
+        # F's range: any constant shift gives the same step after the rescale to the
+        # conserved mass, and this one keeps |αΔt(F − s₀)| ≤ αΔt (max F − min F)/2.
+        self._fixed_factors = (problem.interaction is None and problem.tau == 0.0
+                               and problem.reaction in ("balanced", "unbalanced"))
+        self._factors = np.empty(size) if self._fixed_factors else None
+        self._factors_rate_dt = None
+        self._factor_shift = 0.0
+        self._factor_half_range = 0.0
+        if self._fixed_factors and problem.reaction == "balanced":
+            self._factor_shift = 0.5 * (float(self._f.max()) + float(self._f.min()))
+            self._factor_half_range = 0.5 * (float(self._f.max()) - float(self._f.min()))
 
     # -- state -------------------------------------------------------------------
     @property
     def mu(self) -> np.ndarray:
-        """Current density, grid-shaped (a view: copy it to keep it)."""
+        """Current density, grid-shaped: a view of an internal buffer that the next step
+        overwrites or replaces (copy it to keep it)."""
         return self._mu.reshape(self.problem.grid.shape)
 
     def potential(self, mu: np.ndarray | None = None) -> np.ndarray:
@@ -135,7 +155,9 @@ class Solver:
     def _rate_bound(self) -> float:
         """ν / Δt for the current state (V and U are refreshed as a side effect)."""
         self._refresh_potential()
-        tk.max_face_speeds(self._v, self._shape, self._periodic, self._inv_h, self._speeds)
+        if not self._speeds_current:
+            tk.max_face_speeds(self._v, self._shape, self._periodic, self._inv_h, self._speeds)
+            self._speeds_current = self.problem.interaction is None
         bound = 0.0
         if self.problem.transport:
             bound += 2.0 * float(np.dot(self._speeds, self._inv_h)) + self._diffusion_number
@@ -213,7 +235,7 @@ class Solver:
         theta = self.scheme.theta
         base = self._mu
         current = self._mu
-        targets = (self._stage, self._next)
+        targets = [self._stage, self._next]
         for index, (weight_base, weight_stage) in enumerate(self._stages):
             out = targets[index % 2]
             if current is self._mu:
@@ -224,7 +246,10 @@ class Solver:
                                self._shape, self._periodic, self._inv_h, theta,
                                self._second_order, tau, out)
             current = out
-        self._mu[:] = current
+        # The last stage's buffer becomes μ and μ's old buffer a work buffer: no copy.
+        targets[0 if current is targets[0] else 1] = self._mu
+        self._mu = current
+        self._stage, self._next = targets
         self._v_is_current = self.problem.interaction is None
 
     def _refresh_reaction_potential(self, mu: np.ndarray | None = None) -> tuple[float, float]:
@@ -237,7 +262,8 @@ class Solver:
         """
         problem = self.problem
         mu = self._mu if mu is None else mu
-        rk.total_potential(self._v, mu, problem.tau, self._u)
+        if self._u is not self._v:
+            rk.total_potential(self._v, mu, problem.tau, self._u)
         if problem.reaction == "reinjection":
             mass, positive, negative = rk.signed_moment_sums(mu, self._u)
             volume = problem.grid.cell_volume
@@ -265,9 +291,20 @@ class Solver:
 
         When U, s or q depend on μ (interaction, τ > 0, reinjection) they are frozen at the
         midpoint state μ* = R_frozen(Δt/2) μ (midpoint rule); otherwise the frozen step is
-        already exact (balanced: up to the constant shift, removed by the rescale)."""
+        already exact (balanced: up to the constant shift, removed by the rescale), and
+        with U = F it is μ ← μ exp(−αΔt(F − s₀)) with factors kept from the last step of
+        the same αΔt (see the constructor)."""
         problem = self.problem
         if not problem.has_reaction:
+            return
+        rate_dt = problem.alpha * dt
+        if self._fixed_factors and rate_dt * self._factor_half_range <= MAX_FACTOR_EXPONENT:
+            if rate_dt != self._factors_rate_dt:
+                rk.exponential_factors(self._u, self._factor_shift, rate_dt, self._factors)
+                self._factors_rate_dt = rate_dt
+            mass_after = rk.multiply(self._mu, self._factors)
+            if problem.reaction == "balanced" and mass_after > 0:
+                rk.scale(self._mu, self._conserved_mass / mass_after)
             return
         self._refresh_potential()
         shift, source = self._refresh_reaction_potential()

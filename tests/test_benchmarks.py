@@ -29,7 +29,7 @@ def test_quick_benchmark_writes_every_section(quick_report):
     assert "fraction of bound" in text and "step / (evals × pair)" in text
     assert "Fitted exponents" in text
     fractions = [float(x) for x in re.findall(r"\| (\d+\.\d)%(?= \|)", text)]
-    assert len(fractions) == 3 * 2 * 2 * 2  # grids × orders × thread counts × two byte counts
+    assert len(fractions) == 3 * 2 * 2  # grids × orders × thread counts
     assert max(fractions) > 0.0
     assert "nan" not in text.lower().split("## machine")[1]
 

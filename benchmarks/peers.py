@@ -17,8 +17,9 @@ FiPy's implicit first-order ``UpwindConvectionTerm`` was tried too: about the sa
 time per step and 10–16× the L¹ error of this set-up at 64² and 128².
 
 Run as a script (``python peers.py cold CODE CELLS``) it prints the seconds from
-interpreter start to the end of the first step, for a cold-JIT measurement in a
-subprocess with a fresh NUMBA_CACHE_DIR (and one Numba thread).
+interpreter start to the end of the first step, for the cold (fresh NUMBA_CACHE_DIR)
+and warm (cache filled by the cold run) start measurements, in subprocesses with one
+Numba thread.
 """
 from __future__ import annotations
 
@@ -202,15 +203,19 @@ def run_fipy(n: int) -> dict[str, float]:
             "total_s": first + per_step * (steps - 1), "l1": l1_error(grid, fipy_density(mu, n))}
 
 
-def cold_first_step(code: str, n: int) -> float:
-    """Seconds from interpreter start to the end of the first step, in a fresh process
-    with an empty NUMBA_CACHE_DIR (imports + compilation + one step)."""
+def start_to_first_step(code: str, n: int) -> tuple[float, float]:
+    """Seconds from interpreter start to the end of the first step in a fresh process
+    (imports + compilation or cache load + one step), with an empty NUMBA_CACHE_DIR
+    (cold) and then again with the cache that run left behind (warm)."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache, NUMBA_NUM_THREADS="1")
         here = os.path.dirname(os.path.abspath(__file__))
-        result = subprocess.run([sys.executable, os.path.join(here, "peers.py"), "cold", code, str(n)],
-                                env=env, capture_output=True, text=True, check=True)
-    return float(result.stdout.strip().splitlines()[-1])
+        seconds = []
+        for _ in range(2):
+            result = subprocess.run([sys.executable, os.path.join(here, "peers.py"), "cold", code, str(n)],
+                                    env=env, capture_output=True, text=True, check=True)
+            seconds.append(float(result.stdout.strip().splitlines()[-1]))
+    return seconds[0], seconds[1]
 
 
 def _cold_main(code: str, n: int) -> None:

@@ -15,6 +15,7 @@ __version__ = _version("pdesolve")
 
 from .build import Setup, build_setup  # noqa: E402
 from .case import Case, CaseError, load_case, validate_case_data  # noqa: E402
+from .comparison import compare_case  # noqa: E402
 from .diagnostics import collect as collect_diagnostics  # noqa: E402
 from .diagnostics import dissipation_rate, energy  # noqa: E402
 from .exact import GaussianFlow, gibbs_density  # noqa: E402
@@ -46,4 +47,5 @@ __all__ = [
     "ExpressionKernel", "CallableKernel", "NoInteraction", "ConvolutionInteraction",
     "NeuronInteraction", "interaction_from_spec", "direct_interaction_potential", "ResultWriter",
     "Result", "read_result", "plot_result", "run_particles", "ParticleDynamics", "ParticleSystem",
+    "compare_case",
 ]

@@ -1,6 +1,6 @@
 """Validation figure 5: law of large numbers and central limit theorem (`pdesolve compare`).
 
-Runs :func:`pdesolve.comparison.compare_case` (what ``pdesolve compare`` runs) on
+Runs :func:`pdesolve.compare_case` (what ``pdesolve compare`` runs) on
 
 * ``cases/gaussian_1d.toml`` (1-D transport + balanced birth–death), particle Δt = 0.002;
 * the same with ``dynamics.reaction=none`` (independent particles: the CLT variance must
@@ -21,8 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pdesolve import load_case
-from pdesolve.comparison import compare_case
+from pdesolve import compare_case, load_case
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 SEED = 0

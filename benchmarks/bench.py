@@ -55,7 +55,7 @@ class Settings:
     resample_counts: tuple[int, ...]
 
 
-FULL = Settings(repeats=7, stream_values=2 ** 24,
+FULL = Settings(repeats=7, stream_values=2 ** 26,
                 roofline_cells=((10 ** 6,), (512, 512), (128, 128, 128)),
                 profile_cells=((512, 512), (128, 128, 128)),
                 sensitivity_cells=((512, 512), (128, 128, 128)),
@@ -114,7 +114,8 @@ def compilation_section() -> list[str]:
 def roofline_section(settings: Settings, summary: list[str]) -> list[str]:
     lines = ["## 1. Roofline", "", roofline.__doc__.strip(), "",
              "Bandwidth (bytes counted as STREAM does: copy 16 B, triad 24 B per value; "
-             f"{settings.stream_values} values per array):", ""]
+             f"{settings.stream_values} values per array, {24 * settings.stream_values / 2 ** 30:.2f} GiB "
+             "per triad, larger than the caches listed under Machine):", ""]
     bounds = {}
     rows = []
     for threads in THREAD_COUNTS:
@@ -127,24 +128,34 @@ def roofline_section(settings: Settings, summary: list[str]) -> list[str]:
     lines += table(("threads", "numpy copy GB/s", "numpy triad GB/s", "numba triad GB/s",
                     "bound used (higher triad) GB/s"), rows)
     lines += ["Full step (`solver.step(dt)`, transport + balanced reaction, Strang + SSP-RK2, "
-              "no interaction). Fraction = (17 arrays × 8 B × N / step time) / bound.", ""]
+              "no interaction). Fraction = (17 arrays × 8 B × N / step time) / bound, for two "
+              "bounds: the memory bound above (triad arrays far larger than any cache), and the "
+              "triad on three arrays as large in total as the step's working set (5 arrays of N "
+              "values), i.e. the bandwidth of wherever that working set lives. A fraction above "
+              "100% of the memory bound means the working set is served from cache; the "
+              "same-footprint fraction is the one the target is judged by.", ""]
     rows = []
     for cells in settings.roofline_cells:
+        size = 1
+        for n in cells:
+            size *= n
         for order in (1, 2):
             for threads in THREAD_COUNTS:
                 roofline.set_threads(threads)
                 result = roofline.step_throughput(cells, order, settings.repeats)
-                size = result["cells"]
+                local = roofline.same_footprint_triad(size, settings.repeats)
                 achieved = roofline.MIN_ARRAYS_PER_STEP * roofline.BYTES_PER_VALUE * size / result["seconds"]
                 if len(cells) > 1:
                     summary.append(f"- roofline {shape_name(cells)}, order {order}, {threads} thread(s): "
-                                   f"{100 * achieved / bounds[threads]:.1f}% of the bandwidth bound "
-                                   "(target ≥ 50%)")
+                                   f"{100 * achieved / local:.1f}% of the same-footprint triad, "
+                                   f"{100 * achieved / bounds[threads]:.1f}% of the memory triad (target ≥ 50%)")
                 rows.append((shape_name(cells), order, threads, f"{result['seconds'] * 1e3:.3f}",
                              f"{result['updates_per_s'] / 1e6:.1f}", f"{achieved / 1e9:.2f}",
-                             f"{100 * achieved / bounds[threads]:.1f}%"))
+                             f"{100 * achieved / bounds[threads]:.1f}%", f"{local / 1e9:.2f}",
+                             f"{100 * achieved / local:.1f}%"))
     lines += table(("grid", "order", "threads", "step ms", "Mcell-updates/s", "min-bytes GB/s",
-                    "fraction of bound (17 arrays)"), rows)
+                    "fraction of memory bound", "same-footprint triad GB/s",
+                    "fraction of same-footprint bound"), rows)
     lines += ["Per-kernel profile (order 2; medians of single kernel calls on the step's own "
               "arrays; a step calls transport_stage 2×, multiply 2× and scale 2×; the kernels "
               "marked 'when … changes' are not part of a step at fixed Δt with V = F):", ""]

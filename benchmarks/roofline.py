@@ -24,6 +24,9 @@ from cases import make_solver
 from timing import median_seconds
 
 MIN_ARRAYS_PER_STEP = 17
+# Arrays a step keeps in use (μ, V, the two stage buffers, the reaction factors): the
+# same-footprint triad uses arrays of WORKING_ARRAYS · N / 3 values each.
+WORKING_ARRAYS = 5
 BYTES_PER_VALUE = 8
 
 
@@ -47,6 +50,17 @@ def bandwidth(values: int, repeats: int) -> dict[str, float]:
         "numpy triad": 24 * values / numpy_triad,
         "numba parallel triad": 24 * values / numba_triad,
     }
+
+
+def same_footprint_triad(cells_count: int, repeats: int) -> float:
+    """Bytes/s of the Numba parallel triad on three arrays whose total size equals the
+    step's working set (WORKING_ARRAYS arrays of ``cells_count`` values): the bandwidth
+    of whichever cache level or memory holds that working set."""
+    values = -(-WORKING_ARRAYS * cells_count // 3)
+    a = np.zeros(values)
+    b = np.random.default_rng(0).random(values)
+    c = np.random.default_rng(1).random(values)
+    return 24 * values / median_seconds(lambda: parallel_triad(a, b, c, 3.0), repeats)
 
 
 def step_throughput(cells: tuple[int, ...], order: int, repeats: int) -> dict[str, float]:

@@ -48,12 +48,33 @@ def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 
 
+def cache_sizes() -> str:
+    """Data/unified cache sizes of CPU 0 per level, from sysfs ("unknown" elsewhere)."""
+    root = "/sys/devices/system/cpu/cpu0/cache"
+    sizes = []
+    try:
+        for entry in sorted(os.listdir(root)):
+            if not entry.startswith("index"):
+                continue
+            with open(os.path.join(root, entry, "type")) as f:
+                kind = f.read().strip()
+            if kind == "Instruction":
+                continue
+            with open(os.path.join(root, entry, "level")) as f, \
+                    open(os.path.join(root, entry, "size")) as g:
+                sizes.append(f"L{f.read().strip()} {g.read().strip()}")
+    except OSError:
+        return "unknown"
+    return ", ".join(sizes) or "unknown"
+
+
 def machine_info() -> dict[str, str]:
     """CPU, core count, threads and library versions as printable strings."""
     return {
         "CPU": cpu_model(),
         "logical cores (os.cpu_count)": str(os.cpu_count()),
         "usable cores (sched_getaffinity)": str(len(os.sched_getaffinity(0))),
+        "caches of CPU 0 (data/unified, per instance)": cache_sizes(),
         "Python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,

@@ -26,10 +26,10 @@ def test_quick_benchmark_writes_every_section(quick_report):
     positions = [text.find(section) for section in SECTIONS]
     assert all(p >= 0 for p in positions), [s for s, p in zip(SECTIONS, positions) if p < 0]
     assert positions == sorted(positions)
-    assert "fraction of bound" in text and "step / (evals × pair)" in text
+    assert "fraction of same-footprint bound" in text and "step / (evals × pair)" in text
     assert "Fitted exponents" in text
     fractions = [float(x) for x in re.findall(r"\| (\d+\.\d)%(?= \|)", text)]
-    assert len(fractions) == 3 * 2 * 2  # grids × orders × thread counts
+    assert len(fractions) == 3 * 2 * 2 * 2  # grids × orders × thread counts × two bounds
     assert max(fractions) > 0.0
     assert "nan" not in text.lower().split("## machine")[1]
 

@@ -303,17 +303,15 @@ class Solver:
                 rk.exponential_factors(self._u, self._factor_shift, rate_dt, self._factors)
                 self._factors_rate_dt = rate_dt
             mass_after = rk.multiply(self._mu, self._factors)
-            if problem.reaction == "balanced" and mass_after > 0:
-                rk.scale(self._mu, self._conserved_mass / mass_after)
-            return
-        self._refresh_potential()
-        shift, source = self._refresh_reaction_potential()
-        if self._reaction_depends_on_mu:
-            self._stage[:] = self._mu
-            self._apply_reaction(self._stage, shift, source, 0.5 * dt)
-            self._evaluate_potential(self._stage, self._v)
-            shift, source = self._refresh_reaction_potential(self._stage)
-        mass_after = self._apply_reaction(self._mu, shift, source, dt)
+        else:
+            self._refresh_potential()
+            shift, source = self._refresh_reaction_potential()
+            if self._reaction_depends_on_mu:
+                self._stage[:] = self._mu
+                self._apply_reaction(self._stage, shift, source, 0.5 * dt)
+                self._evaluate_potential(self._stage, self._v)
+                shift, source = self._refresh_reaction_potential(self._stage)
+            mass_after = self._apply_reaction(self._mu, shift, source, dt)
         if problem.reaction in ("balanced",) + REINJECTIONS and mass_after > 0:
             rk.scale(self._mu, self._conserved_mass / mass_after)
         self._v_is_current = problem.interaction is None

@@ -14,7 +14,7 @@ Walls are handled by ghost cells, not by branches: the stencil index i ± 1, i �
 a cell is wrapped on a periodic axis and clamped to [0, n − 1] at a wall, so a
 missing neighbour reads the wall cell itself.  Then the wall face has V_{i+1} = V_i
 and μ_{i+1} = μ_i, hence u = 0 and Φ = 0, and the slope of a cell with a missing
-neighbour is σ = limited_slope(μ_i, μ_i, ·) = 0: exactly the boundary rule above.
+neighbour is σ = reconstruction_slope(μ_i, μ_i, ·) = 0: exactly the boundary rule above.
 
 Work is organised in lines along the last axis with more than one cell (memory
 contiguous).  All cells of a line share their neighbour offsets along the other axes,
@@ -77,8 +77,10 @@ def minmod_slope(left, centre, right, theta):
 
 @njit
 def extremum_slope(left, centre, right):
-    """The θ = 0 variant of :func:`limited_slope` (both candidates are computed and one is
-    selected, so that loops over cells vectorise)."""
+    """The extremum-preserving limiter (θ = 0 in :class:`pdesolve.problem.Scheme`): the
+    θ = 2 minmod slope away from extrema, but at a smooth extremum
+    (|μ_r − μ_l|/2 ≤ |μ_r − 2μ_c + μ_l|) the centred difference, capped at |σ| ≤ 2μ_c.
+    Both candidates are computed and one is selected, so that loops over cells vectorise."""
     b = 0.5 * (right - left)
     smooth_extremum = (((centre - left) * (right - centre) < 0.0)
                        & (abs(b) <= abs(right - 2.0 * centre + left)))
@@ -86,22 +88,6 @@ def extremum_slope(left, centre, right):
     capped = min(max(b, -cap), cap)
     monotone = minmod_slope(left, centre, right, 2.0)
     return capped if smooth_extremum else monotone
-
-
-@njit
-def limited_slope(left, centre, right, theta):
-    """Limited difference σ (slope × h) of the linear reconstruction in a cell.
-
-    θ ∈ [1, 2]: generalised minmod σ = minmod(θ(μ_c − μ_l), (μ_r − μ_l)/2, θ(μ_r − μ_c))
-    (θ = 1 minmod, θ = 2 monotonised central), total-variation diminishing.
-    θ = 0 selects the extremum-preserving variant: the same with θ = 2 away from
-    extrema, but at a smooth extremum (|μ_r − μ_l|/2 ≤ |μ_r − 2μ_c + μ_l|) the centred
-    difference, capped at |σ| ≤ 2μ_c.  Every variant keeps both face values μ_c ± σ/2 ≥ 0,
-    which is what positivity and energy dissipation of the scheme need.
-    """
-    if theta == 0.0:
-        return extremum_slope(left, centre, right)
-    return minmod_slope(left, centre, right, theta)
 
 
 @njit
@@ -114,11 +100,17 @@ def face_flux(m_minus, m_plus, m_l, m_r, v_l, v_r, inv_h, tau):
 
 @njit(inline="always")
 def reconstruction_slope(left, centre, right, theta, variant):
-    """σ of a cell for the reconstruction ``variant`` (0 for first order)."""
+    """Limited difference σ (slope × h) of the linear reconstruction in a cell.
+
+    FIRST_ORDER: σ = 0.  TVD_LIMITER: generalised minmod with θ ∈ [1, 2] (θ = 1 minmod,
+    θ = 2 monotonised central).  EXTREMUM_LIMITER: :func:`extremum_slope`.  Every
+    variant keeps both face values μ_c ± σ/2 ≥ 0, which is what positivity and energy
+    dissipation of the scheme need.
+    """
     if variant == FIRST_ORDER:
         return 0.0
     if variant == EXTREMUM_LIMITER:
-        return limited_slope(left, centre, right, 0.0)
+        return extremum_slope(left, centre, right)
     return minmod_slope(left, centre, right, theta)
 
 

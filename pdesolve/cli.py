@@ -214,19 +214,18 @@ def _compare(args: argparse.Namespace) -> int:
     try:
         compare_case(case, ns, replicates, building, seed=seed, workers=workers, dt=dt,
                      progress=not args.quiet)
+        if outdir.exists():
+            shutil.rmtree(outdir)
+        building.rename(outdir)
     except ValueError as err:
-        shutil.rmtree(building, ignore_errors=True)
         return _fail(f"{args.case}: {err}", EXIT_BAD_INPUT)
     except RuntimeError as err:
-        shutil.rmtree(building, ignore_errors=True)
         return _fail(f"{args.case}: {err}", EXIT_RUN_FAILED)
     except KeyboardInterrupt:
-        shutil.rmtree(building, ignore_errors=True)
         print("interrupted: no report written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if outdir.exists():
-        shutil.rmtree(outdir)
-    building.rename(outdir)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)  # left only if the report did not land
     if not args.quiet:
         print(f"report written to {outdir}/ (report.md, report.json, lln.png, clt.png, clt_variance.png)")
     return 0

@@ -37,7 +37,6 @@ different n are independent); replicate r is its r-th child inside run_particles
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import sys
 import time
@@ -49,7 +48,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from .build import build_setup
+from .build import Setup, build_setup
 from .case import Case, CaseError
 from .comparison_report import write_report
 from .grid import AXIS_NAMES, Grid
@@ -112,9 +111,10 @@ def ensemble_seed(seed: int, n: int) -> int:
     return int(np.random.SeedSequence([seed, n]).generate_state(1, np.uint64)[0])
 
 
-def grid_reference(case: Case, times: np.ndarray) -> GridReference:
-    """Run the grid PDE of ``case`` and keep μ, F and K⋆μ at ``times``."""
-    setup = build_setup(case)
+def grid_reference(case: Case, times: np.ndarray, setup: Setup | None = None) -> GridReference:
+    """Run the grid PDE of ``case`` (built as ``setup`` if given) and keep μ, F and K⋆μ
+    at ``times``."""
+    setup = build_setup(case) if setup is None else setup
     solver = Solver(setup.problem, setup.scheme, setup.mu0)
     mu, interaction = [], []
     for t in times:
@@ -241,35 +241,20 @@ def _say(progress: bool, message: str) -> None:
         print(f"compare: {message}", file=sys.stderr, flush=True)
 
 
-def _run_ensemble(case: Case, n: int, replicates: int, seed: int, times: np.ndarray,
-                  dt: float | None, workers: int | None) -> dict:
-    """run_particles with ``workers`` passed only where run_particles accepts it."""
-    options = {}
-    if workers is not None and "workers" in inspect.signature(run_particles).parameters:
-        options["workers"] = workers
-    return run_particles(case, n=n, replicates=replicates, seed=seed, times=times, dt=dt, **options)
-
-
 def _observed(result: dict, observables: list[Observable], reference: GridReference,
               exact_grid: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """(R, T) per observable: signed error ⟨φ,μⁿ⟩ − ⟨φ,μ⟩ or the distance to the grid."""
     grid = reference.grid
-    histogram = np.asarray(result["histogram"])
-    replicates, count = result["mass"].shape
-    if histogram.shape != (replicates, count) + grid.shape:
-        raise ValueError(f"run_particles histogram has shape {histogram.shape}, expected "
-                         f"{(replicates, count) + grid.shape} (one per replicate)")
     values = particle_values(result, grid.ndim)
-    far = distances(histogram, reference.mu, grid)
+    far = distances(np.asarray(result["histogram"]), reference.mu, grid)
     return {o.name: (values[o.name] - exact_grid[o.name]) if o.signed else far[o.name]
             for o in observables}
 
 
 def _lln(ns: tuple[int, ...], errors: list[np.ndarray]) -> dict:
     """Mean |error| per n with standard errors, and the fitted log–log slope."""
-    absolute = [np.abs(e) for e in errors]
-    means = [float(a.mean()) for a in absolute]
-    ses = [float(mean_and_standard_error(a)[1]) for a in absolute]
+    means, ses = zip(*(map(float, mean_and_standard_error(np.abs(e))) for e in errors))
+    means, ses = list(means), list(ses)
     entry = {"error": means, "error_se": ses, "slope": None, "slope_ci": None, "fit_p": None,
              "theory_in_ci": None}
     try:
@@ -369,7 +354,7 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
 
     started = time.perf_counter()
     _say(progress, f"grid reference on {setup.grid.shape} cells")
-    reference = grid_reference(case, times)
+    reference = grid_reference(case, times, setup)
     exact_grid = grid_values(reference)
     grid_factor = 2 ** setup.scheme.order / (2 ** setup.scheme.order - 1)
     grid_bias, grid_bias_note = grid_bias_estimates(case, reference, observables, grid_factor)
@@ -380,7 +365,8 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
     for n in sorted(sizes, reverse=True):
         _say(progress, f"{replicates} replicates of n = {n}")
         clock = time.perf_counter()
-        result = _run_ensemble(case, n, replicates, ensemble_seed(seed, n), times, dt, workers)
+        result = run_particles(case, n=n, replicates=replicates, seed=ensemble_seed(seed, n),
+                               times=times, dt=dt, workers=workers)
         seconds[n] = time.perf_counter() - clock
         steps[n] = float(result["dt"])
         errors[n] = _observed(result, observables, reference, exact_grid)
@@ -388,8 +374,8 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
             largest = result
             dt = steps[n] if dt is None else dt
     _say(progress, f"{replicates} replicates of n = {sizes[-1]} at dt/2 = {dt / 2:.4g}")
-    half = _run_ensemble(case, sizes[-1], replicates, ensemble_seed(seed, sizes[-1]), times,
-                         dt / 2, workers)
+    half = run_particles(case, n=sizes[-1], replicates=replicates,
+                         seed=ensemble_seed(seed, sizes[-1]), times=times, dt=dt / 2, workers=workers)
     half_errors = _observed(half, observables, reference, exact_grid)
     mean_histograms = [np.asarray(r["histogram"]).mean(axis=0) for r in (largest, half)]
     dt_far = distances(mean_histograms[1], mean_histograms[0], setup.grid)

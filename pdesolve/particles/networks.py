@@ -38,7 +38,8 @@ are those the SGD step computed, before the move, as seed §6 describes):
   Ṽ_i < 0; then the population is restored to n exactly by random kills or duplicates.
 * ``"reinjection"``: the same loop with the unbalanced rates V_i (the package's reading
   of seed §6, DESIGN §1; the authors' notebook also kills on V_i > 0 without centring);
-  if the population fell, the deficit is drawn from the prior μ_b = δ₀(c) × N(0, I_d/n²)
+  if the population fell, the deficit is drawn from the prior μ_b (this is the literal,
+  deficit-refilling algorithm, the particle module's ``reinjection_deficit``) = δ₀(c) × N(0, I_d/n²)
   (seed (30), entries of w with standard deviation 1/n as in the notebook), so that a
   reinjected unit leaves f_n unchanged; if it grew, uniformly chosen units are killed.
 * ``"sgd"``: no birth–death.
@@ -53,7 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .birth_death import offspring_counts, reinject_deficit, restore_population
+from .birth_death import birth_death_rates, offspring_counts, reinject_deficit, restore_population
 
 VARIANTS = ("sgd", "birth_death", "reinjection")
 BATCH_BLOCK = 256
@@ -124,7 +125,7 @@ def birth_death_units(theta: np.ndarray, potentials: np.ndarray, variant: str, a
     if variant == "sgd" or alpha == 0.0:
         return theta, 0
     n, dim = theta.shape[0], theta.shape[1] - 1
-    rates = potentials - potentials.mean() if variant == "birth_death" else potentials
+    rates = birth_death_rates(potentials, balanced=variant == "birth_death")
     counts = offspring_counts(rates, alpha, dt, rng)
     events = int(np.count_nonzero(counts != 1))
     if events == 0:

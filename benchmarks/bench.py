@@ -10,6 +10,7 @@ untimed warm-up call; Numba's thread count is set explicitly for every measureme
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -136,14 +137,16 @@ def roofline_section(settings: Settings, summary: list[str]) -> list[str]:
               "same-footprint fraction is the one the target is judged by.", ""]
     rows = []
     for cells in settings.roofline_cells:
-        size = 1
-        for n in cells:
-            size *= n
+        size = math.prod(cells)
+        local_bounds = {}
+        for threads in THREAD_COUNTS:
+            roofline.set_threads(threads)
+            local_bounds[threads] = roofline.same_footprint_triad(size, settings.repeats)
         for order in (1, 2):
             for threads in THREAD_COUNTS:
                 roofline.set_threads(threads)
                 result = roofline.step_throughput(cells, order, settings.repeats)
-                local = roofline.same_footprint_triad(size, settings.repeats)
+                local = local_bounds[threads]
                 achieved = roofline.MIN_ARRAYS_PER_STEP * roofline.BYTES_PER_VALUE * size / result["seconds"]
                 if len(cells) > 1:
                     summary.append(f"- roofline {shape_name(cells)}, order {order}, {threads} thread(s): "
@@ -181,9 +184,7 @@ def roofline_section(settings: Settings, summary: list[str]) -> list[str]:
 def profile_reading(profile: dict[str, float], cells: tuple[int, ...], bound: float) -> list[str]:
     """Share of the step per kernel group, and each kernel's own bytes / time against the bound
     (transport_stage: 3.5 arrays on average over the two stages; multiply: 3; scale: 2)."""
-    size = 1
-    for n in cells:
-        size *= n
+    size = math.prod(cells)
     step = profile["step() total"]
     transport = 2 * profile["transport_stage"]
     reaction = 2 * (profile["multiply"] + profile["scale"])

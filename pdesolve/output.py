@@ -320,7 +320,7 @@ class ResultWriter:
                                     snaps["V"][i] if "V" in snaps else None)
                 writer.add_diagnostics({name: float(values[i]) for name, values in columns.items()})
         writer.write_checkpoint(**checkpoint)
-        if source != path:
+        if source not in (path, writer.temp_path):  # same name when the killed run's pid came back
             source.unlink()
         return writer, checkpoint
 

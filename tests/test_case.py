@@ -1,6 +1,7 @@
 """Case files: loading, defaults, broadcasting, --set overrides and one-line errors."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -385,3 +386,102 @@ def test_case_error_formatting():
     assert str(err) == "f.toml: a.b: bad thing (allowed: x, y)"
     assert str(CaseError("f.toml", "a.b", "bad")) == "f.toml: a.b: bad"
     assert isinstance(Case(Path("f.toml"), "", {"grid": {}}).section("grid"), dict)
+
+
+# --- every bounded key, at and just beyond each end of its range ---------------------------
+
+from pdesolve import case as case_module  # noqa: E402
+
+_FILLERS = {"expr": "x", "centers": [0.0], "variances": [1.0], "weights": [1.0]}
+
+
+def _bounded_keys():
+    """(dotted key, kind table or None, _Range, integer?, list?) for every key whose reader
+    checks a range, found by walking the schema tables, so a new key is covered too."""
+    tables = [("dynamics", None, case_module._DYNAMICS), ("time", None, case_module._TIME),
+              ("output", None, case_module._OUTPUT), ("particles", None, case_module._PARTICLES)]
+    for section, kinds in (("potential", case_module._POTENTIALS),
+                           ("interaction", case_module._INTERACTIONS),
+                           ("initial", case_module._DENSITIES),
+                           ("dynamics.prior", case_module._DENSITIES)):
+        for kind, spec in kinds.items():
+            keys = dict(spec.keys)
+            if section in ("initial", "dynamics.prior"):
+                keys.update(case_module._DENSITY_COMMON)
+            tables.append((section, kind, keys))
+    found = []
+    for section, kind, keys in tables:
+        for name, spec in keys.items():
+            cells = dict(zip(spec.read.__code__.co_freevars,
+                             (c.cell_contents for c in spec.read.__closure__ or ())))
+            bounds = cells.get("bounds")
+            if bounds is not None:
+                integer = cells.get("integer", spec.read.__qualname__.startswith("_integer"))
+                listed = spec.read.__qualname__.startswith("_number_list")
+                found.append((f"{section}.{name}", kind, bounds, integer, listed))
+    return found
+
+
+def _probe_values(bounds, integer):
+    """(value, accepted?) at and just beyond each finite end of ``bounds``."""
+    probes = []
+    for end, is_open, outward in ((bounds.low, bounds.low_open, -1), (bounds.high, bounds.high_open, +1)):
+        if end is None:
+            continue
+        if integer:
+            probes += [(int(end), not is_open), (int(end) + outward, False)]
+        else:
+            beyond = math.nextafter(end, outward * math.inf)
+            inward = math.nextafter(end, -outward * math.inf)
+            probes += [(float(end), not is_open), (beyond, False), (inward, True)]
+    return probes
+
+
+BOUNDED = _bounded_keys()
+
+
+def test_the_schema_walk_finds_the_bounded_keys():
+    keys = {key for key, *_ in BOUNDED}
+    assert {"time.times", "time.cfl", "time.dt", "dynamics.alpha", "output.compression",
+            "initial.std", "dynamics.prior.mass", "potential.radius"} <= keys
+    assert len(BOUNDED) >= 25
+
+
+@pytest.mark.parametrize("key, kind, bounds, integer, listed", BOUNDED,
+                         ids=[f"{k}[{kind}]" if kind else k for k, kind, *_ in BOUNDED])
+def test_every_bounded_key_accepts_its_range_and_refuses_beyond_it(key, kind, bounds, integer, listed):
+    for value, accepted in _probe_values(bounds, integer):
+        data = {"grid": {"lower": [-1.0, -1.0], "upper": [1.0, 1.0], "cells": [8, 8]},
+                "time": {"t_end": 2.0}}
+        *path, leaf = key.split(".")
+        table = data
+        for name in path:
+            table = table.setdefault(name, {})
+        if key.startswith("dynamics.prior"):
+            data["dynamics"]["reaction"] = "reinjection"
+        if kind is not None:
+            table["kind"] = kind
+            spec = dict(getattr(case_module, {"potential": "_POTENTIALS", "interaction": "_INTERACTIONS"}
+                                .get(path[0], "_DENSITIES"))[kind].keys)
+            table.update({k: v for k, v in _FILLERS.items() if k in spec and k != leaf})
+        table[leaf] = [value] if listed else value
+        if kind == "mixture_target":
+            data["interaction"] = {"kind": "neuron"}
+        try:
+            validate_case_data(data, "range.toml")
+        except CaseError as err:
+            assert not accepted, f"{key} = {value!r} refused: {err}"
+            assert err.key == key and "is out of range" in err.message, str(err)
+            assert err.allowed == bounds.describe(leaf)
+        else:
+            assert accepted, f"{key} = {value!r} accepted, outside {bounds.describe(leaf)}"
+
+
+@pytest.mark.parametrize("cells, accepted", [(2, True), (1, False), (0, False)])
+def test_grid_cells_range(cells, accepted):
+    data = {"grid": {"lower": [0.0], "upper": [1.0], "cells": [cells]}, "time": {"t_end": 1.0}}
+    if accepted:
+        assert validate_case_data(data, "c.toml")["grid"]["cells"] == [cells]
+    else:
+        with pytest.raises(CaseError, match="grid.cells: .* is out of range"):
+            validate_case_data(data, "c.toml")

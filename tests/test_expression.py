@@ -3,8 +3,8 @@ import time
 import numpy as np
 import pytest
 
-from pdesolve.expression import (MAX_DEPTH, MAX_NODES, MAX_TEXT_LENGTH, ExpressionError,
-                                 compile_expression)
+from pdesolve.expression import (BINARY_FUNCTIONS, MAX_DEPTH, MAX_NODES, MAX_TEXT_LENGTH,
+                                 UNARY_FUNCTIONS, ExpressionError, compile_expression)
 
 XY = ("x", "y")
 RNG = np.random.default_rng(0)
@@ -122,6 +122,26 @@ def test_rejections_name_the_construct_and_list_what_is_allowed(text, fragment):
     assert fragment in message
     assert "\n" not in message
     assert "allowed: x, y, pi, e, sin, cos" in message
+
+
+LISTED = UNARY_FUNCTIONS + BINARY_FUNCTIONS
+CALLEES = ["np.{f}", "x.{f}", "__import__('os').{f}", "a.b.{f}", "{f}(x)", "[{f}][0]",
+           "(lambda: {f})()", "getattr(x, '{f}')"]
+
+
+@pytest.mark.parametrize("callee", CALLEES)
+@pytest.mark.parametrize("name", LISTED)
+def test_only_a_plain_listed_name_may_be_called(name, callee):
+    """A listed function's name is callable only as a bare name: reached through an
+    attribute, a subscript, a call or a lambda it is refused, whatever the arity."""
+    arguments = "x" if name in UNARY_FUNCTIONS else "x, y"
+    text = f"{callee.format(f=name)}({arguments})"
+    with pytest.raises(ExpressionError) as info:
+        compile_expression(text, XY)
+    message = str(info.value)
+    assert "\n" not in message and "allowed: x, y, pi, e, sin, cos" in message
+    assert message.startswith(("calling anything but a listed function not allowed",
+                               "unknown function", "unknown name")), message
 
 
 @pytest.mark.parametrize("text", ["x +", "sin(x", "x = 1", "import os", ""])

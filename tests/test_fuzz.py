@@ -5,6 +5,7 @@ into one line and exit 2); the expression compiler either compiles or raises
 ExpressionError, and never executes anything.  Example budgets are fixed so the suite's
 time stays bounded.
 """
+import ast
 import tomllib
 
 import numpy as np
@@ -12,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pdesolve.build import build_setup
-from pdesolve.case import Case, CaseError, validate_case_data
-from pdesolve.expression import ExpressionError, compile_expression
+from pdesolve.case import SECTIONS, Case, CaseError, validate_case_data
+from pdesolve.expression import BINARY_FUNCTIONS, UNARY_FUNCTIONS, ExpressionError, compile_expression
 
 SECTION_KEYS = {
     "grid": ["lower", "upper", "cells", "boundary"],
@@ -76,14 +77,16 @@ def test_arbitrary_toml_text_never_escapes_as_another_exception(text):
     except tomllib.TOMLDecodeError:
         return
     try:
-        validate_case_data(raw, "fuzz.toml")
-    except CaseError:
-        pass
+        validated = validate_case_data(raw, "fuzz.toml")
+    except CaseError as err:
+        assert "\n" not in str(err) and str(err).startswith("fuzz.toml: "), str(err)
+        return
+    assert set(SECTIONS) <= validated.keys()   # accepted: every section filled in
 
 
 tokens = st.sampled_from(["x", "y", "z", "pi", "e", "1", "2.5", "1e308", "+", "-", "*", "/", "**", "(", ")",
                           ",", "sin", "exp", "log", "sqrt", "abs", "minimum", "arctan2", "__import__",
-                          "os", ".", "system", "'ls'", "[", "]", "lambda", ":", "__class__", "=", "if",
+                          "os", ".", ".exp", "np", "system", "'ls'", "[", "]", "lambda", ":", "__class__", "=", "if",
                           "__builtins__", "open", "eval", " "])
 
 
@@ -95,6 +98,11 @@ def test_expressions_compile_safely_or_raise_expression_error(text):
     except ExpressionError as err:
         assert "\n" not in str(err)
         return
+    listed = set(UNARY_FUNCTIONS) | set(BINARY_FUNCTIONS)
+    for node in ast.walk(ast.parse(text.strip(), mode="eval")):   # accepted: only listed calls
+        if isinstance(node, ast.Call):
+            assert isinstance(node.func, ast.Name) and node.func.id in listed, text
+        assert not isinstance(node, (ast.Attribute, ast.Subscript, ast.Lambda)), text
     grid = np.linspace(-1.0, 1.0, 5)
     values = expression(grid[:, None], grid[None, :])
     assert values.shape == (5, 5)

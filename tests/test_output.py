@@ -242,3 +242,40 @@ def test_incomplete_file_is_refused_unless_allowed(tmp_path):
     assert all(len(column) == 2 for column in result.diagnostics.values())
     with open_result(path, allow_incomplete=True) as f:
         assert f.mode == "r"
+
+
+@pytest.mark.parametrize("interrupted", [True, False], ids=["interrupted", "killed"])
+def test_resume_returns_the_last_checkpoint_and_keeps_what_it_covers(tmp_path, interrupted):
+    """ResultWriter.resume, called directly: the checkpoint comes back exactly as written,
+    the new writer holds the snapshots and diagnostics rows it covers and no more, and
+    finishing it gives a complete file at the target (the partial file is gone)."""
+    grid = GRIDS[2]
+    times = [0.0, 0.25, 0.5]
+    mu, V, rows = fake_run(grid, times)
+    path = tmp_path / "run.h5"
+    writer = ResultWriter(path, grid, case_text=CASE_TEXT, case_source="c.toml", attrs={"title": "r"})
+    for i, t in enumerate(times):
+        writer.add_snapshot(t, mu[i], V[i])
+        writer.add_diagnostics(rows[i])
+        if i == 1:   # the checkpoint covers two snapshots; the third one is past it
+            state = {"t": 0.3, "steps": 17.0, "conserved_mass": 2.5, "snapshots": 2.0, "next_output": 2.0}
+            writer.write_checkpoint(mu[1] * 0.5, **state)
+    if interrupted:
+        writer.suspend()
+    else:   # as after kill -9: the .partial file stays where it is, not renamed, no status
+        writer._file.close()
+        assert [p.suffix for p in tmp_path.glob(".*")] == [".partial"]
+    resumed, checkpoint = ResultWriter.resume(path)
+    with resumed:
+        assert np.array_equal(checkpoint.pop("mu"), mu[1] * 0.5)
+        assert checkpoint == state
+        assert resumed.last_snapshot().tolist() == mu[1].tolist()
+        assert {name: ds[:].tolist() for name, ds in resumed.diagnostics().items()} == \
+            {name: [float(r[name]) for r in rows[:2]] for name in rows[0]}
+        resumed.add_snapshot(0.75, mu[2], V[2])
+        resumed.add_diagnostics(rows[2])
+        resumed.finish({"steps": 3})
+    result = read_result(path)
+    assert result.times.tolist() == [0.0, 0.25, 0.75]
+    assert np.array_equal(result.mu[:2], mu[:2]) and result.attrs["title"] == "r"
+    assert not list(tmp_path.glob(".*"))

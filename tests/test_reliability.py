@@ -53,20 +53,53 @@ def reference(tmp_path_factory):
     return case, read_result(out)
 
 
-def start_and_signal(case, out, signum, delay):
-    """Start a run, wait until it has written its first snapshot plus ``delay`` s, signal it."""
+def partial_state(out):
+    """What the run's hidden partial file holds now (read in SWMR mode), or None before
+    it exists or while it cannot be read: {"snapshots": n, "checkpoint": {...}, "times": [...]}."""
+    partials = list(out.parent.glob(f".{out.name}.*.partial"))
+    if not partials:
+        return None
+    try:
+        with h5py.File(partials[0], "r", swmr=True) as f:
+            checkpoint = {name: f["checkpoint"][name][()] for name in ("t", "steps", "snapshots", "next_output")}
+            return {"snapshots": f["snapshots/time"].shape[0], "times": f["snapshots/time"][:].tolist(),
+                    "checkpoint": checkpoint}
+    except (OSError, KeyError):   # renamed, or caught between two writes
+        return None
+
+
+def start_and_signal(case, out, signum, ready, timeout=120):
+    """Start a run and send ``signum`` once its partial file shows ``ready(state)``.
+
+    The run is synchronised on what it has written, never on a delay: the file is polled,
+    the run is frozen (SIGSTOP) when ``ready`` holds, ``ready`` is checked again on the
+    frozen file (the run may have moved on between the two reads; then it continues and
+    the wait goes on), and the signal is sent to the frozen run, which then resumes.
+    Returns (exit code, stderr, the state the signal was sent in)."""
     process = subprocess.Popen(command(case, "-o", out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    deadline = time.monotonic() + 120
-    while not list(out.parent.glob(f".{out.name}.*.partial")):
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    time.sleep(delay)
-    assert process.poll() is None, "the run finished before it could be interrupted"
-    process.send_signal(signum)
-    _, stderr = process.communicate(timeout=120)
-    return process.returncode, stderr
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            assert process.poll() is None, ("the run ended before it could be signalled",
+                                            process.communicate())
+            assert time.monotonic() < deadline, "the run never reached the state to signal it in"
+            state = partial_state(out)
+            if state is not None and ready(state):
+                process.send_signal(signal.SIGSTOP)
+                state = partial_state(out)
+                if state is not None and ready(state):
+                    break
+                process.send_signal(signal.SIGCONT)
+            time.sleep(0.005)
+        process.send_signal(signum)
+        process.send_signal(signal.SIGCONT)
+        _, stderr = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, stderr, state
 
 
 def assert_same_run(result, expected):
@@ -79,38 +112,74 @@ def assert_same_run(result, expected):
     assert result.summary["steps"] == expected.summary["steps"]
 
 
-@pytest.mark.parametrize("signum, code, delay", [(signal.SIGINT, 130, 0.1), (signal.SIGINT, 130, 0.8),
-                                                 (signal.SIGTERM, 143, 0.4)])
-def test_signal_checkpoints_and_resume_is_bit_for_bit(reference, tmp_path, signum, code, delay):
+def after_snapshots(count):
+    return lambda state: state["snapshots"] >= count
+
+
+@pytest.mark.parametrize("signum, code, snapshots", [(signal.SIGINT, 130, 1), (signal.SIGINT, 130, 5),
+                                                     (signal.SIGTERM, 143, 3)])
+def test_signal_checkpoints_and_resume_is_bit_for_bit(reference, tmp_path, signum, code, snapshots):
     case, expected = reference
     out = tmp_path / "run.h5"
-    returncode, stderr = start_and_signal(case, out, signum, delay)
+    returncode, stderr, seen = start_and_signal(case, out, signum, after_snapshots(snapshots))
     assert returncode == code, stderr
     assert f"--resume {out}" in stderr and "Traceback" not in stderr
     with h5py.File(out) as f:
         assert f.attrs["status"] == "interrupted"
         stopped_at = f["checkpoint/t"][()]
-    assert 0 < stopped_at < 1.0
+        assert f["checkpoint/steps"][()] >= seen["checkpoint"]["steps"]
+    assert seen["times"][-1] <= stopped_at < 1.0
     assert not list(tmp_path.glob(".*partial"))
     done = subprocess.run(command(case, "--resume", out), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert_same_run(read_result(out), expected)
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.5, 1.0])
-def test_hard_kill_leaves_a_readable_file_that_resumes(reference, tmp_path, delay):
+OUTPUT_TIMES = np.linspace(0.0, 1.0, 9)
+
+
+def is_output_checkpoint(state):
+    """The last checkpoint is the one written with snapshot k ≥ 2: at its time, covering it."""
+    ckpt = state["checkpoint"]
+    return (ckpt["snapshots"] >= 3 and ckpt["next_output"] == ckpt["snapshots"]
+            and ckpt["t"] == OUTPUT_TIMES[int(ckpt["snapshots"]) - 1])
+
+
+def is_between_outputs(state):
+    """The last checkpoint was written between two snapshots (by steps or by wall time)."""
+    ckpt = state["checkpoint"]
+    return ckpt["snapshots"] >= 2 and ckpt["t"] not in OUTPUT_TIMES
+
+
+def is_initial_checkpoint(state):
+    return state["checkpoint"]["steps"] == 0 and state["snapshots"] == 1
+
+
+@pytest.mark.parametrize("settings, ready", [
+    ("checkpoint_steps = 0\ncheckpoint_seconds = 0", is_initial_checkpoint),
+    ("checkpoint_steps = 0\ncheckpoint_seconds = 0", is_output_checkpoint),
+    ("checkpoint_steps = 7\ncheckpoint_seconds = 0", is_between_outputs),
+    ("checkpoint_steps = 0\ncheckpoint_seconds = 0.05", is_between_outputs),
+], ids=["initial", "output", "steps", "seconds"])
+def test_hard_kill_resumes_from_every_kind_of_checkpoint(reference, tmp_path, settings, ready):
+    """kill -9 when the last checkpoint is of each kind: the one written with the first
+    snapshot, with a later snapshot, every N steps, every N seconds.  The partial file
+    opens, holds the snapshots written so far, and --resume finishes bit for bit (the
+    checkpoint settings change nothing in the numbers, so the reference run is the same)."""
     case, expected = reference
+    case_here = tmp_path / "case.toml"
+    case_here.write_text(case.read_text().replace("checkpoint_steps = 7", settings))
     out = tmp_path / "run.h5"
-    returncode, _ = start_and_signal(case, out, signal.SIGKILL, delay)
+    returncode, _, seen = start_and_signal(case_here, out, signal.SIGKILL, ready)
     assert returncode == -signal.SIGKILL
     partial, = tmp_path.glob(f".{out.name}.*.partial")
     with h5py.File(partial, "r", swmr=True) as f:  # readable after kill -9
         written = f["snapshots/time"].shape[0]
-        assert written >= 1
+        assert written >= seen["snapshots"]
         assert np.array_equal(f["snapshots/mu"][:written], expected.mu[:written])
-        assert 1 <= f["checkpoint/snapshots"][()] <= written
+        assert ready({"snapshots": written, "checkpoint": {k: f["checkpoint"][k][()] for k in seen["checkpoint"]}})
     assert not out.exists()
-    done = subprocess.run(command(case, "--resume", out), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command(case_here, "--resume", out), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert_same_run(read_result(out), expected)
     assert not list(tmp_path.glob(".*partial"))
@@ -119,7 +188,7 @@ def test_hard_kill_leaves_a_readable_file_that_resumes(reference, tmp_path, dela
 def test_resume_refuses_a_different_case_or_a_complete_run(reference, tmp_path):
     case, _ = reference
     out = tmp_path / "run.h5"
-    returncode, _ = start_and_signal(case, out, signal.SIGINT, 0.1)
+    returncode, _, _ = start_and_signal(case, out, signal.SIGINT, after_snapshots(1))
     assert returncode == 130
     changed = tmp_path / "changed.toml"
     changed.write_text(CASE.replace("alpha = 1.0", "alpha = 2.0"))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SHOWN = 6  # failing tests listed per defect
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         failed = re.findall(r"^FAILED (\S+)", done.stdout, flags=re.M)
         tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-200:]
         print(f"## {defect.name} ({defect.path}): {'KILLED' if done.returncode else 'SURVIVED'} — {tail}")
-        for test in failed:
+        for test in failed[:SHOWN]:
             print(f"   {test}")
+        if len(failed) > SHOWN:
+            print(f"   ... and {len(failed) - SHOWN} more")
         if done.returncode == 0:
             survivors.append(defect.name)
     print(f"{len(chosen) - len(survivors)} of {len(chosen)} defects killed"

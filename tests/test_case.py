@@ -283,6 +283,8 @@ BAD_FILES = [
      "dynamics.prior.std", "-1 on axis y is out of range", "std > 0"),
     ("times-after-t-end", case_1d(time="t_end = 1\ntimes = [0.5, 2.0]"), "time.times",
      "2 is after t_end = 1", "0 <= times <= t_end"),
+    ("times-negative", case_1d(time="t_end = 1\ntimes = [-0.5, 0.5]"), "time.times",
+     "-0.5 (entry 1) is out of range", "times >= 0"),
     ("times-not-increasing", case_1d(time="t_end = 1\ntimes = [0.5, 0.5]"), "time.times",
      "not strictly increasing", None),
     ("periodic-tilt", case_1d('[potential]\nkind = "multi_well"\ntilt = 0.1',

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from pdesolve.case import load_case
 from pdesolve.comparison import (bias_verdict, check_sizes, compare_case, comparison_times,
@@ -59,6 +60,10 @@ def test_chi_square_interval_contains_the_true_variance_in_most_seeds():
     _, lo95, hi95 = variance_interval(np.arange(10.0), 0.95)
     assert s2 == pytest.approx(np.var(np.arange(10.0), ddof=1))
     assert lo99 < lo95 < s2 < hi95 < hi99
+    for level, (lo, hi) in ((0.99, (lo99, hi99)), (0.95, (lo95, hi95))):   # (n−1)s²/χ²_{n−1} quantiles
+        tail = (1 - level) / 2
+        assert lo == pytest.approx(9 * s2 / stats.chi2.ppf(1 - tail, 9), rel=1e-12)
+        assert hi == pytest.approx(9 * s2 / stats.chi2.ppf(tail, 9), rel=1e-12)
 
 
 def test_flatness_keeps_equal_variances_and_rejects_unequal_ones():

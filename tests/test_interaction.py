@@ -247,7 +247,6 @@ def test_normal_density_is_overlap_of_two_unit_gaussians():
 
 
 def test_expression_kernel_matches_its_formula():
-    pytest.importorskip("pdesolve.expression")
     kernel = ExpressionKernel("exp(-(x - 0.3)*(x - 0.3) - y*y)", 2)
     d = (np.array([0.1, -0.7, 1.2]), np.array([0.2, 0.0, -0.4]))
     value = np.exp(-(d[0] - 0.3) ** 2 - d[1] ** 2)
@@ -287,7 +286,6 @@ def test_spec_neuron():
 
 
 def test_spec_expression():
-    pytest.importorskip("pdesolve.expression")
     grid = make_grid((6, 5), (False, False))
     interaction = interaction_from_spec({"kind": "expression", "expr": "x*x + 2*y*y"}, grid, workers=1)
     assert isinstance(interaction, ConvolutionInteraction)

@@ -1,4 +1,7 @@
-"""Every validation script runs end to end in --quick mode and writes its figure and table."""
+"""Every validation script runs end to end in --quick mode and writes its figure and a
+table whose numbers say what the script claims to measure, even at the quick settings."""
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,12 +12,128 @@ SCRIPTS = sorted(p for p in (Path(__file__).parent.parent / "validation").glob("
                  if not p.name.startswith("_"))
 
 
+def tables(text: str) -> list[list[dict[str, str]]]:
+    """The markdown tables of ``text``: each a list of rows {header: cell}."""
+    found, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if i + 1 < len(lines) and line.startswith("| ") and re.fullmatch(r"\|(---\|)+", lines[i + 1]):
+            header = [c.strip() for c in line.strip("|").split("|")]
+            rows = []
+            for row in lines[i + 2:]:
+                if not row.startswith("| "):
+                    break
+                rows.append(dict(zip(header, (c.strip() for c in row.strip("|").split("|")))))
+            found.append(rows)
+    return found
+
+
+def number(cell: str) -> float:
+    """The first number in a cell ("1.84", "2.05e-04 → 4.94e-05 (2.05)" gives 2.05e-04)."""
+    return float(re.search(r"-?\d+(\.\d+)?(e[+-]?\d+)?", cell).group())
+
+
+def last_number(cell: str) -> float:
+    return float(re.findall(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?", cell)[-1])
+
+
+def check_convergence_orders(found):
+    for row in found[0]:
+        order, study = number(row["fitted order"]), row["study"]
+        if "Lie" in study:
+            assert 0.9 <= order <= 1.1, row
+        elif "Strang" in study:
+            assert 1.9 <= order <= 2.1, row
+        elif "1st order" in study:
+            assert 0.6 <= order <= 1.2, row
+        else:
+            assert order >= 1.5, row
+
+
+def check_energy_dissipation(found):
+    identity, refinement, flows = found
+    for row in identity:
+        assert number(row["discrepancy vs diagnostic"]) < 1e-3, row
+        if row["reaction"] == "balanced":
+            assert number(row["mass(2)"]) == 1.0
+    for row in refinement:
+        assert last_number(row[next(k for k in row if k.startswith("discrepancy vs diagnostic"))]) > 1.7, row
+    gap = {row["flow"].split(" (")[0]: number(row["E(t_end) − E_min"]) for row in flows}
+    assert gap["balanced"] < gap["gradient flow"]
+
+
+def check_gibbs_steady_state(found):
+    runs, orders = found
+    for row in orders:
+        assert number(row["fitted order"]) > 1.5, row
+    for row in runs:
+        assert number(row["residual"]) < number(row["L¹(μ(t_end) − μ*)"]), row
+
+
+def check_asymptotic_rate(found):
+    rows = found[0]
+    pure = next(r for r in rows if r["case"].startswith("A") and "no transport" in r["flow"])
+    assert number(pure["t_end·(E(t_end) − E*)"]) == pytest.approx(number(pure["exact t_end·(E − E*)"]),
+                                                                 rel=1e-3)
+    stuck = next(r for r in rows if r["case"].startswith("B") and "gradient" in r["flow"])
+    assert number(stuck["growth over the last third"]) > 1.4        # E − E* stalls: t·(E − E*) grows
+    for row in rows:
+        if "birth–death + transport" in row["flow"]:
+            assert number(row["growth over the last third"]) <= 1.0, row
+
+
+def check_global_minimiser(found):
+    final = {row["at t_end"]: row for row in found[1]}
+    assert number(final["gradient flow"]["min(V − V̄)"]) < -1.0
+    assert abs(number(final["balanced birth–death"]["min(V − V̄)"])) < 0.1
+    assert number(final["balanced birth–death"]["E"]) < number(final["gradient flow"]["E"])
+
+
+def check_law_of_large_numbers(found):
+    for table in found:
+        for row in table:
+            if row["exact Var_μ(φ)"] != "–":
+                assert "inside every 99% CI" in row["exact Var_μ(φ)"], row
+            if row["observable"] == "w1_x" and row["run"].startswith("1d"):   # 2-D W₁ is grid-biased at quick n
+                assert last_number(row["LLN slope [95% CI]"].rstrip("]")) < 0, row   # the CI's upper end
+
+
+def check_mixture_gaussians(found):
+    for row in found[0]:
+        assert 0 < number(row["loss at t = 2"]) < number(row["loss at t = 1"]), row
+
+
+def check_reinjection_limit(found):
+    rows = {(r["particle algorithm"], r["grid PDE"]): r for r in found[0]}
+    for own in ("reinjection", "reinjection_deficit"):   # each converges to its own PDE
+        assert number(rows[own, own]["fitted slope ± s.e."]) < -0.3
+    wrong = rows["reinjection", "reinjection_deficit"]  # and not to the other one
+    assert number(wrong["fitted slope ± s.e."]) > -0.2
+
+
+def check_student_teacher(found):
+    main, scan = found
+    for row in main + scan:
+        assert math.isfinite(number(row["final test loss"])), row
+    events = {row["variant"]: number(row["birth–death events per run"]) for row in main}
+    assert events["SGD"] == 0 and events["SGD + birth–death"] > 0
+
+
+CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
+
+
+def test_every_script_has_a_table_check():
+    assert sorted(CHECKS) == sorted(s.stem for s in SCRIPTS)
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
 def test_validation_script_quick(script, tmp_path):
     done = subprocess.run([sys.executable, str(script), "--quick", "--outdir", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     pngs = list(tmp_path.glob("*.png"))
-    tables = list(tmp_path.glob("*.md"))
     assert pngs and all(p.stat().st_size > 10_000 for p in pngs)
-    assert tables and all("| " in t.read_text() for t in tables)
+    table, = tmp_path.glob("*.md")
+    text = table.read_text(encoding="utf-8")
+    assert text.startswith("Generated by `python validation/")
+    assert not re.search(r"\bnan\b|\binf\b", text, flags=re.I), "a table holds nan or inf"
+    CHECKS[script.stem](tables(text))

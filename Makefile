@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 CASE   ?= cases/gaussian_1d.toml
 OUT    ?= out
 
-.PHONY: install run test validation bench clean
+.PHONY: install run test validation bench mutation clean
 
 $(BIN)/pdesolve: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ validation: install
 bench: install
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	$(BIN)/python benchmarks/bench.py --output benchmarks/RESULTS.md
+
+# Mutation testing of the numerical core and the file layer (not part of CI): mutation/RESULTS.md.
+mutation: install
+	$(BIN)/python -m pip install --quiet -e ".[test,mutation]"
+	$(BIN)/python mutation/known_defects.py
+	$(BIN)/python mutation/run.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

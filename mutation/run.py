@@ -63,7 +63,7 @@ SESSIONS = (
 
 def config_text(session: Session) -> str:
     env = "NUMBA_DISABLE_JIT=1 " if session.pure_python else ""
-    command = f"env {env}{sys.executable} -m pytest -x -q -p no:cacheprovider {session.tests}"
+    command = f"env {env}{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:hypothesispytest {session.tests}"
     excluded = ", ".join(f"'{pattern}'" for pattern in EXCLUDED_OPERATORS)
     return (f'[cosmic-ray]\nmodule-path = "{session.module}"\ntimeout = {session.timeout}\n'
             f'excluded-modules = []\ntest-command = "{command}"\n\n'
@@ -125,11 +125,11 @@ def report(workdir: Path, target: float) -> tuple[str, float]:
     for session in SESSIONS:
         name = session_name(session)
         rows = outcomes(workdir / f"{name}.sqlite")
-        ran = [r for r in rows if r[0] == "normal"]
-        killed = sum(1 for r in ran if r[1] == "killed")
-        survived = [r for r in ran if r[1] == "survived"]
-        timeouts = sum(1 for r in rows if r[0] == "timeout")
-        skipped = sum(1 for r in rows if r[0] == "skipped")
+        ran = [r for r in rows if r[0].lower() == "normal"]
+        killed = sum(1 for r in ran if r[1].lower() == "killed")
+        survived = [r for r in ran if r[1].lower() == "survived"]
+        timeouts = sum(1 for r in rows if r[0].lower() == "timeout")
+        skipped = sum(1 for r in rows if r[0].lower() == "skipped")
         total_run += len(ran) + timeouts
         total_killed += killed + timeouts   # a mutant that hangs the tests is caught
         rate = (killed + timeouts) / max(1, len(ran) + timeouts)

@@ -341,3 +341,33 @@ def test_restore_into_a_solver_built_from_another_density(reaction):
     assert (other.t, other.steps) == (original.t, original.steps)
     state["mu"][:] = 0.0   # state() is a copy: the solver is not tied to it
     assert original.mu.max() > 0
+
+
+@pytest.mark.parametrize("tau", TAUS)
+def test_diagnostics_row_against_its_formulas(tau):
+    """collect(): mass ∫μ, energy (finite with empty cells and τ > 0), V̄ = ∫Vμ/∫μ with
+    V = F + K⋆μ (no τ term), min μ, the L¹ change ∫|μ − μ_prev| (0 without a previous μ),
+    the step and Δt as given; for an empty grid V̄ = 0 and every entry finite."""
+    problem = make_problem("balanced", tau, True)
+    grid = problem.grid
+    mu = initial_density(grid, 2.5)
+    mu[:5] = 0.0
+    solver = Solver(problem, Scheme(), mu)
+    previous = mu[::-1].copy()
+    row = collect(solver, 0.01, previous)
+    v = problem.potential + direct_interaction_potential(problem.interaction, mu)
+    positive = mu > 0
+    entropy = tau * grid.integrate(np.where(positive, mu * np.log(np.where(positive, mu, 1.0)), 0.0))
+    expected = {"t": 0.0, "step": 0.0, "dt": 0.01, "mass": grid.integrate(mu), "min_mu": 0.0,
+                "energy": grid.integrate((problem.potential + 0.5 * (v - problem.potential)) * mu) + entropy,
+                "v_bar": grid.integrate(v * mu) / grid.integrate(mu),
+                "l1_change": grid.integrate(np.abs(mu - previous)),
+                "dissipation": grid.integrate(independent_u(problem, np.maximum(mu, 1e-300))
+                                              * sum(solver.rates()[1:]))}
+    assert row.keys() == expected.keys()
+    for name, value in expected.items():
+        assert row[name] == pytest.approx(value, rel=1e-11, abs=1e-14), name
+    assert collect(solver, 0.01, None)["l1_change"] == 0.0
+    empty = collect(Solver(problem, Scheme(), np.zeros(grid.shape)), 0.0, None)
+    assert empty["v_bar"] == 0.0 and empty["mass"] == 0.0
+    assert all(np.isfinite(value) for value in empty.values())

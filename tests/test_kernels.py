@@ -199,3 +199,43 @@ def test_reaction_update_kernels(size):
     total = rk.exponential_reaction(updated, u, 0.2, 0.3)
     np.testing.assert_allclose(updated, expected, rtol=5e-16)
     assert total == pytest.approx(expected.sum(), rel=1e-14)
+
+
+@pytest.mark.parametrize("size", [1, 7, 3 * rk.BLOCK + 5])
+def test_moment_and_potential_kernels_match_numpy(size):
+    """U = V + τ(log max(μ, 1e-300) + 1) (= V for τ = 0), (Σμ, ΣUμ), (Σμ, ΣU⁺μ, ΣU⁻μ),
+    max_{μ>0} |U − s| and μ ← cμ, against numpy, with some empty cells."""
+    rng = np.random.default_rng(size + 1)
+    mu = rng.random(size) * (rng.random(size) > 0.2)
+    v = rng.normal(size=size)
+    for tau in (0.0, 0.3):
+        u = np.empty(size)
+        rk.total_potential(v, mu, tau, u)
+        expected = v + tau * (np.log(np.maximum(mu, rk.LOG_FLOOR)) + 1.0) if tau else v
+        np.testing.assert_allclose(u, expected, rtol=1e-15, atol=1e-15)
+    mass, first = rk.moment_sums(mu, v)
+    assert (mass, first) == pytest.approx((mu.sum(), (v * mu).sum()), rel=1e-13)
+    mass, positive, negative = rk.signed_moment_sums(mu, v)
+    assert (mass, positive, negative) == pytest.approx(
+        (mu.sum(), (np.maximum(v, 0) * mu).sum(), (np.maximum(-v, 0) * mu).sum()), rel=1e-13)
+    live = mu > 0
+    assert rk.max_rate(mu, v, 0.4) == (np.abs(v - 0.4)[live].max() if live.any() else 0.0)
+    assert rk.max_rate(np.zeros(size), v, 0.4) == 0.0
+    scaled = mu.copy()
+    rk.scale(scaled, 2.5)
+    np.testing.assert_array_equal(scaled, mu * 2.5)
+
+
+@pytest.mark.parametrize("alpha, dt", [(1.3, 0.05), (1.3, 1e-14)])
+def test_reinjection_kernel_is_the_exact_linear_step(alpha, dt):
+    """μ ← μ e^{−λΔt} + αqμ_b (1 − e^{−λΔt})/λ, λ = α(U − s) (αqμ_b Δt where λΔt ≈ 0)."""
+    rng = np.random.default_rng(3)
+    mu, u, prior = rng.random(50), rng.normal(size=50), rng.random(50)
+    u[7] = 0.2   # λ = 0 exactly in this cell
+    lam = alpha * (u - 0.2)
+    gain = np.where(np.abs(lam * dt) > 1e-12, -np.expm1(-lam * dt) / np.where(lam == 0, 1, lam), dt)
+    expected = mu * np.exp(-lam * dt) + alpha * 0.7 * prior * gain
+    updated = mu.copy()
+    total = rk.reinjection_reaction(updated, u, prior, 0.2, 0.7, alpha, dt)
+    np.testing.assert_allclose(updated, expected, rtol=1e-12)
+    assert total == pytest.approx(expected.sum(), rel=1e-13)

@@ -371,3 +371,68 @@ def test_diagnostics_row_against_its_formulas(tau):
     empty = collect(Solver(problem, Scheme(), np.zeros(grid.shape)), 0.0, None)
     assert empty["v_bar"] == 0.0 and empty["mass"] == 0.0
     assert all(np.isfinite(value) for value in empty.values())
+
+
+# --- the solver's contract at its edges -------------------------------------------------------
+
+def test_initial_density_must_be_a_density():
+    problem = make_problem("balanced", 0.0, False)
+    good = initial_density(problem.grid, 1.0)
+    for bad in (np.where(np.arange(good.size) == 3, -1e-3, good), np.where(np.arange(good.size) == 3, np.nan, good),
+                good[:-1]):
+        with pytest.raises(ValueError):
+            Solver(problem, Scheme(), bad)
+
+
+def test_nothing_to_integrate_takes_one_step_to_the_end():
+    """No transport and no reaction: ν = 0, the step is unbounded, t_end comes in one step."""
+    problem = make_problem("none", 0.0, False, transport=False)
+    solver = Solver(problem, Scheme(), initial_density(problem.grid, 1.0))
+    assert solver.stable_dt() == np.inf
+    solver.advance(3.0)
+    assert (solver.t, solver.steps) == (3.0, 1)
+
+
+@pytest.mark.parametrize("dt, t_end", [(0.1, 100.0), (0.01, 50.0), (1 / 3, 100.0)])
+def test_fixed_steps_land_exactly_on_a_late_end_time(dt, t_end):
+    """Many fixed steps accumulate round-off in t (here t falls short of t_end by a little
+    more than Δt before the last step): the last step takes the remainder, t lands on t_end
+    exactly and no sliver of a step is added, with a tolerance relative to t_end."""
+    problem = make_problem("none", 0.0, False, cells=4, transport=False)
+    solver = Solver(problem, Scheme(dt=dt), initial_density(problem.grid, 1.0))
+    solver.advance(t_end)
+    assert solver.t == t_end and solver.steps == round(t_end / dt)
+
+
+def test_a_fixed_step_is_refused_just_above_the_stability_limit():
+    """ν = Δt · bound: Δt at the limit (cfl = 1) is taken, 1.5× the limit is refused with a
+    message that states the limit."""
+    from pdesolve.solver import StabilityError
+    problem = make_problem("balanced", 0.1, True)
+    mu0 = initial_density(problem.grid, 1.0)
+    limit = Solver(problem, Scheme(cfl=1.0), mu0).stable_dt()
+    Solver(problem, Scheme(dt=limit * (1 - 1e-9)), mu0).advance(limit)
+    with pytest.raises(StabilityError, match=f"exceeds the stability limit {limit:.4g} "):
+        Solver(problem, Scheme(dt=1.5 * limit), mu0).advance(1.0)
+
+
+@pytest.mark.parametrize("reaction", REACTIONS)
+def test_an_empty_density_stays_empty_and_finite(reaction):
+    problem = make_problem(reaction, 0.0, True)
+    solver = Solver(problem, Scheme(dt=0.01), np.zeros(problem.grid.shape))
+    solver.advance(0.05)
+    assert np.all(solver.mu == 0.0)
+
+
+def test_reaction_factors_stay_finite_where_the_density_is_zero():
+    """Balanced birth–death without transport on a steep F, μ₀ on three cells: the step is
+    bounded by the rates on the support, while far from it α Δt (F − s) reaches thousands;
+    the empty cells must stay exactly 0 (no e^{+2500} · 0), the support keeps the mass."""
+    grid = Grid((-10.0,), (10.0,), (200,), (False,))
+    x, = grid.mesh()
+    problem = Problem(grid, 5000.0 * x ** 2, None, "balanced", 1.0, 0.0, transport=False)
+    mu0 = np.where(np.abs(x) < 0.15, 1.0, 0.0)
+    solver = Solver(problem, Scheme(), mu0 / grid.integrate(mu0))
+    solver.advance(0.05)
+    assert np.all(np.isfinite(solver.mu)) and np.all(solver.mu[np.abs(x) >= 0.15] == 0.0)
+    assert grid.integrate(solver.mu) == pytest.approx(1.0, rel=1e-12)

@@ -239,3 +239,34 @@ def test_reinjection_kernel_is_the_exact_linear_step(alpha, dt):
     total = rk.reinjection_reaction(updated, u, prior, 0.2, 0.7, alpha, dt)
     np.testing.assert_allclose(updated, expected, rtol=1e-12)
     assert total == pytest.approx(expected.sum(), rel=1e-13)
+
+
+@pytest.mark.parametrize("cells", [tk.LINE_CHUNK + 1, 2 * tk.LINE_CHUNK + 3])
+@pytest.mark.parametrize("where", ["first", "last", "wrap"])
+def test_max_face_speeds_on_lines_split_into_chunks(cells, where):
+    """The largest jump in the first cell, the last cell or across the periodic wrap of a
+    1-D line longer than one work item; a flat potential has no speed at all."""
+    v = np.linspace(0.0, 1e-3, cells)
+    jump = {"first": 1, "last": cells - 1, "wrap": None}[where]
+    if jump is None:
+        v[-1] = 5.0   # reached from cell 0 across the wrap, and from cell −2
+        expected = 5.0 - v[-2]
+    else:
+        v[jump:] += 2.0
+        expected = 2.0 + 1e-3 / (cells - 1)
+    shape3, periodic3, inv_h = kernel_arguments((cells,), (where == "wrap",), [0.5])
+    out = np.full(3, np.nan)
+    tk.max_face_speeds(v, shape3, periodic3, inv_h, out)
+    assert out.tolist() == pytest.approx([expected * 2.0, 0.0, 0.0], rel=1e-12)
+    tk.max_face_speeds(np.full(cells, 3.0), shape3, periodic3, inv_h, out)
+    assert out.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_single_cell_grid_has_no_speed_and_no_rate():
+    shape3, periodic3, inv_h = kernel_arguments((1,), (False,), [1.0])
+    out = np.full(3, np.nan)
+    tk.max_face_speeds(np.array([5.0]), shape3, periodic3, inv_h, out)
+    assert out.tolist() == [0.0, 0.0, 0.0]
+    rate = np.full(1, np.nan)
+    tk.transport_rhs(np.array([2.0]), np.array([5.0]), shape3, periodic3, inv_h, 2.0, True, 0.1, rate)
+    assert rate.tolist() == [0.0]

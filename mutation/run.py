@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the clones and session files")
     parser.add_argument("--resume", type=Path, metavar="DIR",
                         help="continue a run kept with --keep in DIR (its clones and results)")
+    parser.add_argument("--rerun-survivors", action="store_true",
+                        help="with --resume: run the surviving mutants again, against the latest tests")
     parser.add_argument("--sessions", nargs="+", metavar="MODULE",
                         help="only these modules (e.g. pdesolve/solver.py); default: all")
     args = parser.parse_args(argv)
@@ -179,14 +181,19 @@ def main(argv: list[str] | None = None) -> int:
     clones = []
     for k in range(args.workers):
         clone = base / f"clone{k}"
-        if clone.exists():   # resumed: put back whatever mutant the interrupted run left in place
-            subprocess.run(["git", "checkout", "--quiet", "."], cwd=clone, check=True)
+        if clone.exists():   # resumed: drop any mutant left in place, test the latest commit
+            subprocess.run(["git", "fetch", "--quiet", str(ROOT), "HEAD"], cwd=clone, check=True)
+            subprocess.run(["git", "reset", "--quiet", "--hard", "FETCH_HEAD"], cwd=clone, check=True)
         else:
             subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
         clones.append(clone)
     sessions = [s for s in SESSIONS if not args.sessions or s.module in args.sessions]
     if not sessions:
         raise SystemExit(f"no such session; the modules are {', '.join(s.module for s in SESSIONS)}")
+    if args.rerun_survivors:
+        for session in sessions:
+            with sqlite3.connect(workdir / f"{session_name(session)}.sqlite") as connection:
+                connection.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
     cost = {session: prepare(session, clones[0], workdir) * session.seconds_per_mutant
             for session in sessions}
     shares: list[list[Session]] = [[] for _ in range(args.workers)]

@@ -115,7 +115,9 @@ def run_worker(sessions: list[Session], clone: Path, workdir: Path) -> None:
             run([tool("cosmic-ray"), "baseline", str(config)], clone, log)
             started = time.monotonic()
             run([tool("cosmic-ray"), "exec", str(config), str(db)], clone, log)
-            (workdir / f"{name}.seconds").write_text(f"{time.monotonic() - started:.0f}")
+            spent = workdir / f"{name}.seconds"   # summed over a run and its resumptions
+            before = float(spent.read_text()) if spent.exists() else 0.0
+            spent.write_text(f"{before + time.monotonic() - started:.0f}")
 
 
 def outcomes(db: Path) -> list[tuple]:

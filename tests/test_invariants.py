@@ -412,8 +412,40 @@ def test_a_fixed_step_is_refused_just_above_the_stability_limit():
     mu0 = initial_density(problem.grid, 1.0)
     limit = Solver(problem, Scheme(cfl=1.0), mu0).stable_dt()
     Solver(problem, Scheme(dt=limit * (1 - 1e-9)), mu0).advance(limit)
-    with pytest.raises(StabilityError, match=f"exceeds the stability limit {limit:.4g} "):
+    with pytest.raises(StabilityError, match=f"exceeds the stability limit {limit:.4g} "
+                                             r"\(stability number 1\.5 > 1\)"):
         Solver(problem, Scheme(dt=1.5 * limit), mu0).advance(1.0)
+
+
+def test_max_steps_stops_after_exactly_that_many_steps():
+    from pdesolve.solver import StabilityError
+    problem = make_problem("balanced", 0.0, False)
+    solver = Solver(problem, Scheme(dt=1e-3, max_steps=5), initial_density(problem.grid, 1.0))
+    with pytest.raises(StabilityError, match="max_steps = 5 reached"):
+        solver.advance(1.0)
+    assert solver.steps == 5
+
+
+def test_the_last_step_is_shortened_to_end_on_time():
+    problem = make_problem("balanced", 0.0, False)
+    solver = Solver(problem, Scheme(dt=0.003), initial_density(problem.grid, 1.0))
+    solver.advance(0.01)
+    assert (solver.t, solver.steps) == (0.01, 4)
+
+
+def test_strang_splitting_is_second_order_in_time_with_an_interaction():
+    """K ≠ 0 and τ > 0: V is re-evaluated at every SSP stage and after every sub-step (a
+    stale V in any of them makes the splitting first order)."""
+    problem = make_problem("balanced", 0.1, True, cells=64)
+    mu0 = initial_density(problem.grid, 1.0)
+    results = []
+    for dt in (8e-3, 4e-3, 2e-3, 1e-3):
+        solver = Solver(problem, Scheme(dt=dt), mu0)
+        solver.advance(0.4)
+        results.append(solver.mu.copy())
+    differences = [problem.grid.integrate(np.abs(a - b)) for a, b in zip(results, results[1:])]
+    orders = np.log2(np.array(differences[:-1]) / np.array(differences[1:]))
+    assert np.all(orders > 1.85), (orders, differences)
 
 
 @pytest.mark.parametrize("reaction", REACTIONS)

@@ -134,9 +134,9 @@ def test_transport_stage_is_the_shu_osher_combination(shape, periodic):
 def test_single_cell_grid_has_no_faces():
     shape3, periodic3, inv_h = kernel_arguments((1,), (False,), [1.0])
     out = np.empty(1)
-    tk.transport_stage(np.array([2.0]), np.array([5.0]), np.array([1.0]), 0.5, 0.5, 0.1,
+    tk.transport_stage(np.array([2.0]), np.array([5.0]), np.array([3.0]), 0.25, 0.5, 0.1,
                        shape3, periodic3, inv_h, 2.0, True, 0.0, out)
-    assert out[0] == 1.5
+    assert out[0] == 0.25 * 3.0 + 0.5 * 2.0
 
 
 @pytest.mark.parametrize("shape,periodic", GEOMETRIES)

@@ -242,6 +242,8 @@ def test_incomplete_file_is_refused_unless_allowed(tmp_path):
     assert all(len(column) == 2 for column in result.diagnostics.values())
     with open_result(path, allow_incomplete=True) as f:
         assert f.mode == "r"
+    with pytest.raises(ResultFormatError, match="incomplete"):
+        open_result(path)
 
 
 @pytest.mark.parametrize("interrupted", [True, False], ids=["interrupted", "killed"])
@@ -274,8 +276,32 @@ def test_resume_returns_the_last_checkpoint_and_keeps_what_it_covers(tmp_path, i
             {name: [float(r[name]) for r in rows[:2]] for name in rows[0]}
         resumed.add_snapshot(0.75, mu[2], V[2])
         resumed.add_diagnostics(rows[2])
+        assert resumed.last_snapshot().tolist() == mu[2].tolist()   # the third of three
         resumed.finish({"steps": 3})
     result = read_result(path)
     assert result.times.tolist() == [0.0, 0.25, 0.75]
     assert np.array_equal(result.mu[:2], mu[:2]) and result.attrs["title"] == "r"
     assert not list(tmp_path.glob(".*"))
+
+
+def test_resume_takes_the_newest_of_several_partial_files(tmp_path):
+    """Two killed runs left partial files beside the target: the newer one is resumed."""
+    import os
+    import shutil
+    grid = GRIDS[1]
+    mu, V, rows = fake_run(grid, [0.0])
+    path = tmp_path / "run.h5"
+    writer = ResultWriter(path, grid, case_text=CASE_TEXT, case_source="c.toml", attrs={})
+    writer.add_snapshot(0.0, mu[0], V[0])
+    writer.add_diagnostics(rows[0])
+    writer.write_checkpoint(mu[0], t=0.1, steps=1.0, conserved_mass=1.0, snapshots=1.0, next_output=1.0)
+    writer._file.close()
+    older, = tmp_path.glob(".*.partial")
+    newer = tmp_path / ".run.h5.999999.partial"
+    shutil.copy(older, newer)
+    with h5py.File(newer, "r+") as f:
+        f["checkpoint/t"][()] = 0.2
+    os.utime(older, (1_000_000, 1_000_000))
+    resumed, checkpoint = ResultWriter.resume(path)
+    with resumed:
+        assert checkpoint["t"] == 0.2

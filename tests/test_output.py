@@ -305,3 +305,24 @@ def test_resume_takes_the_newest_of_several_partial_files(tmp_path):
     resumed, checkpoint = ResultWriter.resume(path)
     with resumed:
         assert checkpoint["t"] == 0.2
+
+
+def test_resume_of_a_file_that_is_not_hdf5_is_a_format_error(tmp_path):
+    path = tmp_path / "run.h5"
+    path.write_bytes(b"not an HDF5 file at all")
+    with pytest.raises(ResultFormatError, match="not a resumable pdesolve result"):
+        ResultWriter.resume(path)
+
+
+def test_more_snapshots_than_cells_on_the_last_axis(tmp_path):
+    """The snapshot count comes from the time axis of every snapshot dataset, not a grid axis."""
+    grid = GRIDS[3]                      # 4 cells on its last axis
+    times = np.linspace(0.0, 1.0, 7)
+    mu, V, _ = write_run(tmp_path / "run.h5", grid, times)
+    result = read_result(tmp_path / "run.h5")
+    assert result.times.shape == (7,) and np.array_equal(result.mu, mu) and np.array_equal(result.V, V)
+
+
+def test_list_attributes_come_back_as_lists_of_str(tmp_path):
+    write_run(tmp_path / "run.h5", GRIDS[1], [0.0, 1.0], attrs={"overrides": ["grid.cells=8", "time.t_end=2"]})
+    assert read_result(tmp_path / "run.h5").attrs["overrides"] == ["grid.cells=8", "time.t_end=2"]

@@ -249,8 +249,8 @@ def test_max_face_speeds_on_lines_split_into_chunks(cells, where):
     v = np.linspace(0.0, 1e-3, cells)
     jump = {"first": 1, "last": cells - 1, "wrap": None}[where]
     if jump is None:
-        v[-1] = 5.0   # reached from cell 0 across the wrap, and from cell −2
-        expected = 5.0 - v[-2]
+        v[-1] = 5.0   # reached from cell 0 across the wrap (the largest jump), and from cell −2
+        expected = 5.0 - v[0]
     else:
         v[jump:] += 2.0
         expected = 2.0 + 1e-3 / (cells - 1)

@@ -42,9 +42,15 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def _attr(value) -> str:
-    if isinstance(value, np.ndarray):
+def _attr(value, file: h5py.File) -> str:
+    """A stable text for an attribute value: numeric arrays by digest, object arrays (strings,
+    dimension-scale references) element by element, references by the name they point to."""
+    if isinstance(value, np.ndarray) and value.dtype != object and value.dtype.fields is None:
         return f"{value.dtype}{value.shape}:{_digest(value)}"
+    if isinstance(value, (np.ndarray, np.void, tuple)):
+        return "[" + ", ".join(_attr(item, file) for item in value) + "]"
+    if isinstance(value, h5py.Reference):
+        return f"ref {file[value].name}" if value else "null ref"
     return repr(value.decode() if isinstance(value, bytes) else value)
 
 
@@ -58,10 +64,10 @@ def hdf5_fingerprint(path: Path) -> dict[str, str]:
                 found[name] = f"{obj.dtype}{obj.shape}:{_digest(np.asarray(data))}"
             for key, value in obj.attrs.items():
                 if key not in IGNORED_ATTRS:
-                    found[f"{name}@{key}"] = _attr(value)
+                    found[f"{name}@{key}"] = _attr(value, f)
         for key, value in f.attrs.items():
             if key not in IGNORED_ATTRS:
-                found[f"/@{key}"] = _attr(value)
+                found[f"/@{key}"] = _attr(value, f)
         f.visititems(visit)
     return found
 

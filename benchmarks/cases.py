@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from pdesolve.exact import GaussianState
-from pdesolve.grid import Grid
-from pdesolve.interaction import ConvolutionInteraction, GaussianKernel
-from pdesolve.problem import Problem, Scheme
-from pdesolve.solver import Solver
+from pdesolve.analysis.exact import GaussianState
+from pdesolve.model.grid import Grid
+from pdesolve.model.interaction import ConvolutionInteraction, GaussianKernel
+from pdesolve.model.problem import Problem, Scheme
+from pdesolve.fv.solver import Solver
 
 HALF_WIDTH = 4.0
 START_WIDTH = 1.0

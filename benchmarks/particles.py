@@ -30,16 +30,16 @@ import numpy as np
 from numba import njit, prange
 
 from cases import START_WIDTH, box_grid
-from pdesolve.interaction import ConvolutionInteraction, GaussianKernel
+from pdesolve.model.interaction import ConvolutionInteraction, GaussianKernel
 from pdesolve.particles.birth_death import birth_death_rates, offspring_counts, restore_population
 from pdesolve.particles.interaction import DirectInteraction, MeshInteraction
 from pdesolve.particles.mesh_kernels import cic_deposit, cic_interpolate, cic_interpolate_gradient
 from pdesolve.particles.potential import ParticlePotential
-from pdesolve.particles.run import default_time_step
+from pdesolve.particles.system import default_time_step
 from pdesolve.particles.sampling import sample_gaussian_in_box
 from pdesolve.particles.system import ParticleDynamics, ParticleSystem
 from pdesolve.particles.transport import apply_boundary
-from pdesolve.potentials import Quadratic
+from pdesolve.model.potentials import Quadratic
 from timing import median_seconds
 
 KERNEL = GaussianKernel(1.0, 1.0)

@@ -2,7 +2,7 @@
 
 ∂t μ = ∇·(μ∇F) − α(F − F̄)μ,  F = ½|x|²,  F̄ = ∫Fμ / ∫μ,  no-flux box [−4, 4]²,
 α = 1, start N((0.5, −0.3), 0.6² I), t_end = 0.5, L¹ error against
-pdesolve.exact.GaussianFlow(a=1, reaction="balanced").  All codes take the same
+pdesolve.analysis.exact.GaussianFlow(a=1, reaction="balanced").  All codes take the same
 fixed number of equal steps (Δt from pdesolve's stability bound at t = 0).
 py-pde has no upwind finite-volume transport: its right-hand side is written with
 its own compiled centred ``divergence`` operator (flux vector field with value 0 at
@@ -50,7 +50,7 @@ def pypde_available() -> str | None:
 
 
 def exact_flow():
-    from pdesolve.exact import GaussianFlow
+    from pdesolve.analysis.exact import GaussianFlow
     return GaussianFlow(a=1.0, m0=MEAN, s0=WIDTH, alpha=ALPHA, reaction="balanced")
 
 
@@ -62,8 +62,8 @@ def l1_error(grid, mu: np.ndarray) -> float:
 def pdesolve_setup(n: int):
     """(solver, Δt, steps) for the comparison problem on n² cells."""
     from cases import box_grid, gaussian_start, quadratic_potential
-    from pdesolve.problem import Problem, Scheme
-    from pdesolve.solver import Solver
+    from pdesolve.model.problem import Problem, Scheme
+    from pdesolve.fv.solver import Solver
     grid = box_grid((n, n))
     problem = Problem(grid, quadratic_potential(grid), None, "balanced", ALPHA, 0.0)
     solver = Solver(problem, Scheme(order=2, theta=2.0), gaussian_start(grid, MEAN, WIDTH))

@@ -85,8 +85,8 @@ def kernel_profile(cells: tuple[int, ...], order: int, repeats: int) -> dict[str
     dt = solver.stable_dt()
     solver.step(dt)  # builds the kept reaction factors
     s = solver
-    from pdesolve.kernels import reaction as rk
-    from pdesolve.kernels import transport as tk
+    from pdesolve.fv.backends.numba import reaction as rk
+    from pdesolve.fv.backends.numba import transport as tk
     mu, v, out, factors = s._mu, s._v, s._stage, s._factors
     ones = np.ones_like(factors)
 

@@ -53,14 +53,14 @@ class Session:
 
 
 SESSIONS = (
-    Session("pdesolve/solver.py", "tests/test_invariants.py "
+    Session("pdesolve/fv/solver.py", "tests/test_invariants.py "
             "tests/test_exact_solutions.py::test_time_order_strang_two_lie_one", seconds_per_mutant=7.0,
             timeout=40.0),
-    Session("pdesolve/diagnostics.py", "tests/test_invariants.py", seconds_per_mutant=5.0, timeout=40.0),
-    Session("pdesolve/kernels/reaction.py", "tests/test_kernels.py -k 'not special_values'", True),
-    Session("pdesolve/kernels/transport.py", "tests/test_kernels.py -k 'not vectorisable_exp'", True),
+    Session("pdesolve/fv/diagnostics.py", "tests/test_invariants.py", seconds_per_mutant=5.0, timeout=40.0),
+    Session("pdesolve/fv/backends/numba/reaction.py", "tests/test_kernels.py -k 'not special_values'", True),
+    Session("pdesolve/fv/backends/numba/transport.py", "tests/test_kernels.py -k 'not vectorisable_exp'", True),
     Session("pdesolve/particles/mesh_kernels.py", "tests/test_particle_mesh.py -k 'not direct_sum'", True),
-    Session("pdesolve/output.py", "tests/test_output.py"),
+    Session("pdesolve/io/grid_result.py", "tests/test_output.py"),
 )
 
 
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerun-survivors", action="store_true",
                         help="with --resume: run the surviving mutants again, against the latest tests")
     parser.add_argument("--sessions", nargs="+", metavar="MODULE",
-                        help="only these modules (e.g. pdesolve/solver.py); default: all")
+                        help="only these modules (e.g. pdesolve/fv/solver.py); default: all")
     args = parser.parse_args(argv)
     if not args.resume and subprocess.run(["git", "status", "--porcelain", "pdesolve", "tests"], cwd=ROOT,
                                           capture_output=True, text=True).stdout.strip():

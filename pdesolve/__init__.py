@@ -13,28 +13,29 @@ from importlib.metadata import version as _version
 
 __version__ = _version("pdesolve")
 
-from .build import Setup, build_setup  # noqa: E402
-from .case import Case, CaseError, load_case, validate_case_data  # noqa: E402
-from .comparison import compare_case  # noqa: E402
-from .diagnostics import collect as collect_diagnostics  # noqa: E402
-from .diagnostics import dissipation_rate, energy  # noqa: E402
-from .exact import GaussianFlow, gibbs_density  # noqa: E402
-from .expression import ExpressionError, compile_expression  # noqa: E402
-from .grid import Grid  # noqa: E402
-from .initial import gaussian_density, initial_density_from_spec  # noqa: E402
-from .interaction import (  # noqa: E402
+from .model.build import Setup, build_setup  # noqa: E402
+from .config.case import Case, CaseError, load_case, validate_case_data  # noqa: E402
+from .analysis.comparison import compare_case  # noqa: E402
+from .fv.diagnostics import collect as collect_diagnostics  # noqa: E402
+from .fv.diagnostics import dissipation_rate, energy  # noqa: E402
+from .analysis.exact import GaussianFlow, gibbs_density  # noqa: E402
+from .config.expression import ExpressionError, compile_expression  # noqa: E402
+from .model.grid import Grid  # noqa: E402
+from .model.initial import gaussian_density, initial_density_from_spec  # noqa: E402
+from .model.interaction import (  # noqa: E402
     CallableKernel, ConvolutionInteraction, ExpressionKernel, GaussianKernel, NeuronInteraction,
     NoInteraction, NormalDensityKernel, QuadraticKernel, direct_interaction_potential,
     interaction_from_spec)
-from .output import Result, ResultWriter, read_result  # noqa: E402
-from .plotting import plot_result  # noqa: E402
-from .potentials import (  # noqa: E402
+from .io.grid_result import Result, ResultWriter, read_result  # noqa: E402
+from .analysis.plotting import plot_result  # noqa: E402
+from .model.potentials import (  # noqa: E402
     ArrayPotential, CallablePotential, DoubleWell, ExpressionPotential, MixtureTarget, MultiWell,
     Potential, Quadratic, ZeroPotential, potential_from_spec)
-from .problem import Problem, Scheme  # noqa: E402
-from .particles import ParticleDynamics, ParticleSystem, run_particles  # noqa: E402
-from .run import NumericalFault, RunSummary, run_case  # noqa: E402
-from .solver import Solver, StabilityError  # noqa: E402
+from .model.problem import Problem, Scheme  # noqa: E402
+from .particles import ParticleDynamics, ParticleSystem  # noqa: E402
+from .drive.particle_run import run_particles  # noqa: E402
+from .drive.grid_run import NumericalFault, RunSummary, run_case  # noqa: E402
+from .fv.solver import Solver, StabilityError  # noqa: E402
 
 __all__ = [
     "__version__", "Grid", "Problem", "Scheme", "Solver", "StabilityError", "NumericalFault",

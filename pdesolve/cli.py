@@ -97,10 +97,10 @@ def _fail(message: str, code: int) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .case import CaseError, load_case
-    from .output import ResultFormatError
-    from .run import NumericalFault, RunInterrupted, resume_case, run_case
-    from .solver import StabilityError
+    from .config.case import CaseError, load_case
+    from .io.grid_result import ResultFormatError
+    from .drive.grid_run import NumericalFault, RunInterrupted, resume_case, run_case
+    from .fv.solver import StabilityError
 
     overrides = tuple(args.overrides)
     try:
@@ -146,10 +146,10 @@ def _count(option: str, text: str | None, minimum: int) -> int | None:
 
 
 def _particles(args: argparse.Namespace) -> int:
-    from .case import CaseError, load_case
-    from .output import ResultFormatError
-    from .particles.run import resume_particles_file, run_particles_file
-    from .run import RunInterrupted
+    from .config.case import CaseError, load_case
+    from .io.grid_result import ResultFormatError
+    from .drive.particle_run import resume_particles_file, run_particles_file
+    from .drive.grid_run import RunInterrupted
 
     overrides = tuple(args.overrides)
     try:
@@ -190,8 +190,8 @@ def _compare(args: argparse.Namespace) -> int:
     import os
     import shutil
 
-    from .case import CaseError, load_case
-    from .comparison import compare_case
+    from .config.case import CaseError, load_case
+    from .analysis.comparison import compare_case
 
     try:
         ns = [_count("--n", text.strip(), 1) for text in args.ns.split(",")]
@@ -232,8 +232,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from .output import ResultFormatError
-    from .plotting import plot_result
+    from .io.grid_result import ResultFormatError
+    from .analysis.plotting import plot_result
 
     outdir = args.output_dir or args.result.with_name(f"{args.result.stem}_plots")
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pdesolve.case import (SECTIONS, Case, CaseError, apply_overrides, load_case,
+from pdesolve.config.case import (SECTIONS, Case, CaseError, apply_overrides, load_case,
                            validate_case_data)
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
@@ -392,7 +392,7 @@ def test_case_error_formatting():
 
 # --- every bounded key, at and just beyond each end of its range ---------------------------
 
-from pdesolve import case as case_module  # noqa: E402
+from pdesolve.config import case as case_module  # noqa: E402
 
 _FILLERS = {"expr": "x", "centers": [0.0], "variances": [1.0], "weights": [1.0]}
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pdesolve.case import load_case
+from pdesolve.config.case import load_case
 from pdesolve.cli import main
-from pdesolve.output import read_result
+from pdesolve.io.grid_result import read_result
 
 CASES = sorted((Path(__file__).parent.parent / "cases").glob("*.toml"))
 
@@ -202,9 +202,9 @@ def test_a_case_too_large_for_memory_is_refused_before_allocating(tiny_case, tmp
 
 
 def test_resource_estimate_and_disk_warning(tiny_case):
-    from pdesolve.case import load_case
-    from pdesolve.resources import estimate
-    from pdesolve.run import check_resources
+    from pdesolve.config.case import load_case
+    from pdesolve.drive.resources import estimate
+    from pdesolve.drive.grid_run import check_resources
     case = load_case(tiny_case, ["time.outputs=4"])
     needed = estimate(case)
     assert needed.memory == 8 * 60 * 8 and needed.snapshots_on_disk == 5 * 60 * 8 * 2

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pdesolve.case import load_case
-from pdesolve.comparison import (bias_verdict, check_sizes, compare_case, comparison_times,
+from pdesolve.config.case import load_case
+from pdesolve.analysis.comparison import (bias_verdict, check_sizes, compare_case, comparison_times,
                                  distances, error_inflation, restrict)
-from pdesolve.grid import Grid
-from pdesolve.statistics import (fit_log_log_slope, mean_and_standard_error, normality_p_value,
+from pdesolve.model.grid import Grid
+from pdesolve.analysis.statistics import (fit_log_log_slope, mean_and_standard_error, normality_p_value,
                                  variance_flatness, variance_interval)
 
 CASE = Path(__file__).resolve().parent.parent / "cases" / "gaussian_1d.toml"

@@ -6,12 +6,12 @@ it) and the discrete energy non-increasing.
 import numpy as np
 import pytest
 
-from pdesolve.diagnostics import energy
-from pdesolve.exact import GaussianFlow, gibbs_density
-from pdesolve.grid import Grid
-from pdesolve.interaction import ConvolutionInteraction
-from pdesolve.problem import Problem, Scheme
-from pdesolve.solver import Solver
+from pdesolve.fv.diagnostics import energy
+from pdesolve.analysis.exact import GaussianFlow, gibbs_density
+from pdesolve.model.grid import Grid
+from pdesolve.model.interaction import ConvolutionInteraction
+from pdesolve.model.problem import Problem, Scheme
+from pdesolve.fv.solver import Solver
 
 
 def fitted_order(spacings, errors):
@@ -183,7 +183,7 @@ def test_time_order_strang_two_lie_one():
 
 @pytest.mark.parametrize("periodic", [False, True])
 def test_mass_positivity_energy_with_interaction_2d(periodic):
-    from pdesolve.interaction import GaussianKernel
+    from pdesolve.model.interaction import GaussianKernel
     grid = Grid((0.0, 0.0), (2 * np.pi, 2 * np.pi), (48, 40), (periodic, periodic))
     x, y = grid.mesh()
     potential = 1.0 - np.cos(x) + 0.5 * (1.0 - np.cos(2 * y))
@@ -205,7 +205,7 @@ def test_mass_positivity_energy_with_interaction_2d(periodic):
 
 
 def test_dissipation_rate_matches_measured_energy_decay():
-    from pdesolve.diagnostics import dissipation_rate
+    from pdesolve.fv.diagnostics import dissipation_rate
     mismatches = []
     for n in (100, 200, 400):
         grid = box(1, n, 3.0)
@@ -226,7 +226,7 @@ def test_dissipation_rate_matches_measured_energy_decay():
 
 
 def test_fixed_dt_over_the_stability_limit_is_refused():
-    from pdesolve.solver import StabilityError
+    from pdesolve.fv.solver import StabilityError
     grid = box(1, 100, 3.0)
     x, = grid.mesh()
     solver = Solver(Problem(grid, 0.5 * x ** 2, None, "balanced", 1.0, 0.0), Scheme(dt=0.5),

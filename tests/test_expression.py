@@ -3,7 +3,7 @@ import time
 import numpy as np
 import pytest
 
-from pdesolve.expression import (BINARY_FUNCTIONS, MAX_DEPTH, MAX_NODES, MAX_TEXT_LENGTH,
+from pdesolve.config.expression import (BINARY_FUNCTIONS, MAX_DEPTH, MAX_NODES, MAX_TEXT_LENGTH,
                                  UNARY_FUNCTIONS, ExpressionError, compile_expression)
 
 XY = ("x", "y")

@@ -12,9 +12,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pdesolve.build import build_setup
-from pdesolve.case import SECTIONS, Case, CaseError, validate_case_data
-from pdesolve.expression import BINARY_FUNCTIONS, UNARY_FUNCTIONS, ExpressionError, compile_expression
+from pdesolve.model.build import build_setup
+from pdesolve.config.case import SECTIONS, Case, CaseError, validate_case_data
+from pdesolve.config.expression import BINARY_FUNCTIONS, UNARY_FUNCTIONS, ExpressionError, compile_expression
 
 SECTION_KEYS = {
     "grid": ["lower", "upper", "cells", "boundary"],

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from pdesolve.expression import ExpressionError
-from pdesolve.grid import Grid
-from pdesolve.initial import gaussian_density, initial_density_from_spec
+from pdesolve.config.expression import ExpressionError
+from pdesolve.model.grid import Grid
+from pdesolve.model.initial import gaussian_density, initial_density_from_spec
 
 GRIDS = [
     Grid((-3.0,), (4.0,), (37,), (False,)),

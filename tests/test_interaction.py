@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.fft import next_fast_len
 
-from pdesolve.grid import Grid
-from pdesolve.interaction import (
+from pdesolve.model.grid import Grid
+from pdesolve.model.interaction import (
     CallableKernel,
     ConvolutionInteraction,
     ExpressionKernel,

@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from pdesolve.build import build_setup
-from pdesolve.case import load_case
-from pdesolve.diagnostics import collect, dissipation_rate, energy
-from pdesolve.grid import Grid
-from pdesolve.interaction import (ConvolutionInteraction, GaussianKernel, NeuronInteraction,
+from pdesolve.model.build import build_setup
+from pdesolve.config.case import load_case
+from pdesolve.fv.diagnostics import collect, dissipation_rate, energy
+from pdesolve.model.grid import Grid
+from pdesolve.model.interaction import (ConvolutionInteraction, GaussianKernel, NeuronInteraction,
                                   NormalDensityKernel, direct_interaction_potential)
-from pdesolve.problem import REACTIONS, Problem, Scheme
-from pdesolve.solver import Solver
+from pdesolve.model.problem import REACTIONS, Problem, Scheme
+from pdesolve.fv.solver import Solver
 
 TAUS = (0.0, 0.15)
 MASSES = (1.0, 2.5)
@@ -404,7 +404,7 @@ def test_fixed_steps_land_exactly_on_a_late_end_time(dt, t_end):
 def test_a_fixed_step_is_refused_just_above_the_stability_limit():
     """ν = Δt · bound: Δt at the limit (cfl = 1) is taken, 1.5× the limit is refused with a
     message that states the limit."""
-    from pdesolve.solver import StabilityError
+    from pdesolve.fv.solver import StabilityError
     problem = make_problem("balanced", 0.1, True)
     mu0 = initial_density(problem.grid, 1.0)
     limit = Solver(problem, Scheme(cfl=1.0), mu0).stable_dt()
@@ -415,7 +415,7 @@ def test_a_fixed_step_is_refused_just_above_the_stability_limit():
 
 
 def test_max_steps_stops_after_exactly_that_many_steps():
-    from pdesolve.solver import StabilityError
+    from pdesolve.fv.solver import StabilityError
     problem = make_problem("balanced", 0.0, False)
     solver = Solver(problem, Scheme(dt=1e-3, max_steps=5), initial_density(problem.grid, 1.0))
     with pytest.raises(StabilityError, match="max_steps = 5 reached"):

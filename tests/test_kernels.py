@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from numba import njit
 
-from pdesolve.kernels import reaction as rk
-from pdesolve.kernels import transport as tk
+from pdesolve.fv.backends.numba import reaction as rk
+from pdesolve.fv.backends.numba import transport as tk
 
 
 def minmod_slope(left, centre, right, theta):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pdesolve.particles.networks import (StudentTeacherConfig, batch_estimate, birth_death_units,
+from pdesolve.experiments.student_teacher import (StudentTeacherConfig, batch_estimate, birth_death_units,
                                          prior_units, record_steps, relu_network, relu_sum,
                                          run_student_teacher, student_units, teacher_units)
 

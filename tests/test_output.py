@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import pdesolve
-from pdesolve.grid import Grid
-from pdesolve.output import (
+from pdesolve.model.grid import Grid
+from pdesolve.io.grid_result import (
     ResultFormatError,
     ResultWriter,
     open_result,

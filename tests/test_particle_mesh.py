@@ -3,8 +3,8 @@ cloud-in-cell stencil, and second-order agreement of PM with the direct pair sum
 import numpy as np
 import pytest
 
-from pdesolve.grid import Grid
-from pdesolve.interaction import ConvolutionInteraction, GaussianKernel
+from pdesolve.model.grid import Grid
+from pdesolve.model.interaction import ConvolutionInteraction, GaussianKernel
 from pdesolve.particles.interaction import DirectInteraction, MeshInteraction
 from pdesolve.particles.mesh_kernels import cic_interpolate, cic_interpolate_gradient
 

@@ -7,16 +7,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pdesolve.case import Case, validate_case_data
-from pdesolve.exact import GaussianFlow
-from pdesolve.grid import Grid
-from pdesolve.interaction import (ConvolutionInteraction, GaussianKernel, NeuronInteraction,
+from pdesolve.config.case import Case, validate_case_data
+from pdesolve.analysis.exact import GaussianFlow
+from pdesolve.model.grid import Grid
+from pdesolve.model.interaction import (ConvolutionInteraction, GaussianKernel, NeuronInteraction,
                                   NormalDensityKernel)
 from pdesolve.particles import (DirectInteraction, MeshInteraction, ParticleDynamics,
                                 ParticlePotential, ParticleSystem, apply_boundary,
                                 gillespie_birth_death, offspring_counts, restore_population,
-                                run_particles, sample_gaussian_in_box)
-from pdesolve.potentials import Quadratic, ZeroPotential
+                                sample_gaussian_in_box)
+from pdesolve.drive.particle_run import run_particles
+from pdesolve.model.potentials import Quadratic, ZeroPotential
 
 
 def make_case(dynamics: dict, *, potential=None, interaction=None, initial=None,

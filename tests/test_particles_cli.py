@@ -10,11 +10,11 @@ import h5py
 import numpy as np
 import pytest
 
-from pdesolve.case import load_case
+from pdesolve.config.case import load_case
 from pdesolve.cli import main
-from pdesolve.exact import GaussianFlow
-from pdesolve.particles.output import OBSERVABLES, read_particles
-from pdesolve.particles.run import run_particles
+from pdesolve.analysis.exact import GaussianFlow
+from pdesolve.io.particle_result import OBSERVABLES, read_particles
+from pdesolve.drive.particle_run import run_particles
 
 CASE = Path(__file__).parent.parent / "cases" / "gaussian_1d.toml"
 SHORT = ("--set", "time.t_end=0.2", "--set", "time.outputs=2")

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from pdesolve.grid import Grid
-from pdesolve.output import ResultFormatError, ResultWriter
-from pdesolve.plotting import evenly_chosen, plot_result
+from pdesolve.model.grid import Grid
+from pdesolve.io.grid_result import ResultFormatError, ResultWriter
+from pdesolve.analysis.plotting import evenly_chosen, plot_result
 
 GRIDS = {
     1: Grid((-2.0,), (3.0,), (40,), (False,)),

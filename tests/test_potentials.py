@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from pdesolve.grid import Grid
-from pdesolve.potentials import (ArrayPotential, CallablePotential, DoubleWell,
+from pdesolve.model.grid import Grid
+from pdesolve.model.potentials import (ArrayPotential, CallablePotential, DoubleWell,
                                  ExpressionPotential, MixtureTarget, MultiWell, Potential,
                                  Quadratic, ZeroPotential, potential_from_spec)
 

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pdesolve.output import read_result
+from pdesolve.io.grid_result import read_result
 
 CASE = """title = "interruptible"
 [grid]

@@ -3,7 +3,7 @@
 A teacher with 50-d input and 10 ReLU units, a 50-unit student in mean-field form trained
 by SGD alone, SGD + birth–death (seed Algorithm 1 driven by the mini-batch estimate (29)),
 and SGD + birth–death with reinjection from μ_b = δ₀(c) × N(0, I/n²) (seed (30)); the
-conventions are those of ``pdesolve/particles/networks.py``.  Over several seeds: batch
+conventions are those of ``pdesolve/experiments/student_teacher.py``.  Over several seeds: batch
 loss and held-out test loss against time (median and 10–90 % band), the final losses and
 the times to reach fixed test-loss thresholds, and a scan of the birth–death rate α.
 Regenerates ``student_teacher.png`` and ``student_teacher.md`` from scratch.
@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from pdesolve.particles.networks import (VARIANTS, StudentTeacherConfig,  # noqa: E402
+from pdesolve.experiments.student_teacher import (VARIANTS, StudentTeacherConfig,  # noqa: E402
                                          TrainingHistory, record_steps, run_student_teacher)
 
 NAME = "student_teacher"

@@ -9,22 +9,18 @@ from .birth_death import (birth_death_rates, expected_population_fraction, offsp
                           reinject_deficit, reinject_events, restore_population, reweight)
 from .gillespie import gillespie_birth_death
 from .interaction import DirectInteraction, MeshInteraction, particle_interaction, supports_direct
-from .networks import (StudentTeacherConfig, TrainingHistory, relu_network, run_student_teacher,
-                       train_student)
 from .observables import energy, histogram, moments
 from .potential import ParticlePotential
-from .run import default_time_step, run_particles
 from .sampling import sample_density_spec, sample_gaussian_in_box, sample_grid_density
-from .system import ParticleDynamics, ParticleSystem
+from .system import ParticleDynamics, ParticleSystem, default_time_step
 from .transport import apply_boundary, langevin_noise
 
 __all__ = [
-    "StudentTeacherConfig", "TrainingHistory", "relu_network", "run_student_teacher", "train_student",
     "DirectInteraction", "MeshInteraction", "ParticleDynamics", "ParticlePotential",
     "ParticleSystem", "apply_boundary", "birth_death_rates", "default_time_step", "energy",
     "expected_population_fraction", "gillespie_birth_death", "histogram", "langevin_noise",
     "moments", "offspring_counts", "particle_interaction", "reinject_deficit", "reinject_events",
     "restore_population",
-    "reweight", "run_particles", "sample_density_spec", "sample_gaussian_in_box",
+    "reweight", "sample_density_spec", "sample_gaussian_in_box",
     "sample_grid_density", "supports_direct",
 ]

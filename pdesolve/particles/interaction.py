@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..grid import Grid
-from ..interaction import (ConvolutionInteraction, GaussianKernel, NeuronInteraction,
+from ..model.grid import Grid
+from ..model.interaction import (ConvolutionInteraction, GaussianKernel, NeuronInteraction,
                            NoInteraction, NormalDensityKernel, QuadraticKernel)
 from .mesh_kernels import cic_deposit, cic_interpolate_gradient
 from .pair_kernels import (GAUSSIAN, NORMAL_DENSITY, QUADRATIC, neuron_pair_sums,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..grid import Grid
+from ..model.grid import Grid
 
 
 def moments(positions: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:

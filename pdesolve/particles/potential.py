@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..potentials import Potential
+from ..model.potentials import Potential
 from .interaction import DirectInteraction, MeshInteraction
 
 
 class ParticlePotential:
-    """F from a :class:`~pdesolve.potentials.Potential` plus an optional particle interaction.
+    """F from a :class:`~pdesolve.model.potentials.Potential` plus an optional particle interaction.
 
     With equal weights w_j = M/n this is V(θ_i) = F(θ_i) + (M/n) Σ_j K(θ_i, θ_j).
     ``evaluate`` also leaves the interaction part alone in ``self.interaction_values``

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..grid import Grid
-from ..initial import initial_density_from_spec
+from ..model.grid import Grid
+from ..model.initial import initial_density_from_spec
 
 
 def sample_gaussian_in_box(mean, std, grid: Grid, n: int, rng: np.random.Generator) -> np.ndarray:

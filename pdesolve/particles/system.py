@@ -1,12 +1,13 @@
 """A particle system and its time step (seed (24) + Algorithm 1, or weighted particles)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..grid import Grid
+from ..model.grid import Grid
 from .birth_death import (birth_death_rates, expected_population_fraction, offspring_counts,
                           reinject_deficit, reinject_events, restore_population, reweight)
 from .potential import ParticlePotential
@@ -18,7 +19,7 @@ REINJECTIONS = ("reinjection", "reinjection_deficit")
 
 @dataclass(frozen=True)
 class ParticleDynamics:
-    """The case's dynamics as the particles see it (see :class:`pdesolve.problem.Problem`)."""
+    """The case's dynamics as the particles see it (see :class:`pdesolve.model.problem.Problem`)."""
 
     reaction: str = "balanced"
     alpha: float = 1.0
@@ -116,3 +117,18 @@ class ParticleSystem:
             self.move(dt)
         if self.dynamics.has_reaction:
             self.birth_death(dt)
+
+
+def default_time_step(system: ParticleSystem, cfl: float) -> float:
+    """Δt = cfl · min(min_a h_a / max_i |∇V_i|, 1 / (α max_i |Ṽ_i|)) at the start: a particle
+    moves at most cfl cells and birth–death probabilities stay ≤ 1 − e^(−cfl) per step."""
+    system.evaluate()
+    speed = float(np.max(np.linalg.norm(system.gradient, axis=1))) if system.dynamics.transport else 0.0
+    limits = [min(system.grid.spacing) / speed] if speed > 0 else []
+    if system.dynamics.has_reaction:
+        rates = system.values - system.values.mean() if system.dynamics.reaction == "balanced" \
+            else system.values
+        top = system.dynamics.alpha * float(np.max(np.abs(rates)))
+        if top > 0:
+            limits.append(1.0 / top)
+    return cfl * min(limits) if limits else math.inf

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..grid import Grid
+from ..model.grid import Grid
 
 
 def apply_boundary(positions: np.ndarray, grid: Grid) -> None:

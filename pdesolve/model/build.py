@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .case import Case, CaseError
+from ..config.case import Case, CaseError
 from .grid import Grid
 from .initial import initial_density_from_spec
 from .interaction import NoInteraction, interaction_from_spec

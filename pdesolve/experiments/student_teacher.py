@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .birth_death import birth_death_rates, offspring_counts, reinject_deficit, restore_population
+from ..particles.birth_death import birth_death_rates, offspring_counts, reinject_deficit, restore_population
 
 VARIANTS = ("sgd", "birth_death", "reinjection")
 BATCH_BLOCK = 256

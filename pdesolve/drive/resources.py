@@ -5,8 +5,8 @@ import math
 import os
 from dataclasses import dataclass
 
-from .case import Case
-from .interaction import padded_length
+from ..config.case import Case
+from ..model.interaction import padded_length
 
 SOLVER_ARRAYS = 8  # μ, two stage buffers, V, U, F, the interaction output, μ₀ / prior
 DISK_WARNING_BYTES = 2 * 1024 ** 3

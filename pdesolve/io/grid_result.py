@@ -67,8 +67,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from . import __version__
-from .grid import AXIS_NAMES, Grid
+from .. import __version__
+from ..model.grid import AXIS_NAMES, Grid
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"

@@ -77,7 +77,7 @@ def minmod_slope(left, centre, right, theta):
 
 @njit
 def extremum_slope(left, centre, right):
-    """The extremum-preserving limiter (θ = 0 in :class:`pdesolve.problem.Scheme`): the
+    """The extremum-preserving limiter (θ = 0 in :class:`pdesolve.model.problem.Scheme`): the
     θ = 2 minmod slope away from extrema, but at a smooth extremum
     (|μ_r − μ_l|/2 ≤ |μ_r − 2μ_c + μ_l|) the centred difference, capped at |σ| ≤ 2μ_c.
     Both candidates are computed and one is selected, so that loops over cells vectorise."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .expression import compile_expression
+from ..config.expression import compile_expression
 from .grid import AXIS_NAMES, Grid
 
 

@@ -48,12 +48,12 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from .build import Setup, build_setup
-from .case import Case, CaseError
+from ..model.build import Setup, build_setup
+from ..config.case import Case, CaseError
 from .comparison_report import write_report
-from .grid import AXIS_NAMES, Grid
-from .particles.run import run_particles
-from .solver import Solver, StabilityError
+from ..model.grid import AXIS_NAMES, Grid
+from ..drive.particle_run import run_particles
+from ..fv.solver import Solver, StabilityError
 from .statistics import (fit_log_log_slope, mean_and_standard_error, normality_p_value,
                          variance_flatness, variance_interval)
 
@@ -339,7 +339,7 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
     from the case, fixes the step of every ensemble) and the largest n again at Δt/2.
     ``times`` defaults to :func:`comparison_times` of the case's t_end; ``seed`` to the
     case's particles.seed.  Writes report.json, report.md, lln.png, clt.png and
-    clt_variance.png to ``outdir``; returns the report (see :mod:`pdesolve.comparison_report`).
+    clt_variance.png to ``outdir``; returns the report (see :mod:`pdesolve.analysis.comparison_report`).
     """
     sizes = check_sizes(ns, replicates)
     t_end = case.section("time")["t_end"]

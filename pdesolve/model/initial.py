@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .expression import compile_expression
+from ..config.expression import compile_expression
 from .grid import AXIS_NAMES, Grid
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import diagnostics
-from .build import Setup, build_setup
-from .case import Case, CaseError
-from .output import STATUS_FAILED, ResultWriter
+from ..fv import diagnostics
+from ..model.build import Setup, build_setup
+from ..config.case import Case, CaseError
+from ..io.grid_result import STATUS_FAILED, ResultWriter
 from .resources import DISK_WARNING_BYTES, available_memory, estimate, gib
-from .solver import Solver, StabilityError
+from ..fv.solver import Solver, StabilityError
 
 MASS_DRIFT_TOLERANCE = 1e-9  # relative, for dynamics that conserve mass
 DT_COLLAPSE = 1e-10  # a step below this fraction of t_end is a collapse

@@ -18,8 +18,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from .grid import AXIS_NAMES, Grid
-from .output import open_result, read_attrs, read_diagnostics, read_grid, snapshot_count
+from ..model.grid import AXIS_NAMES, Grid
+from ..io.grid_result import open_result, read_attrs, read_diagnostics, read_grid, snapshot_count
 
 MAX_2D_PANELS = 6
 DENSITY_CMAP = "viridis"

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import quad
 
-from .grid import Grid
-from .interaction import ConvolutionInteraction, QuadraticKernel
-from .problem import Problem
+from ..model.grid import Grid
+from ..model.interaction import ConvolutionInteraction, QuadraticKernel
+from ..model.problem import Problem
 
 
 @dataclass(frozen=True)

@@ -73,10 +73,10 @@ class Scheme:
 
     ``order`` 1 (cell values at faces) or 2 (limited linear reconstruction with
     generalised-minmod parameter ``theta``: 1 minmod, 2 monotonised central, 0 the
-    extremum-preserving variant, :func:`pdesolve.kernels.transport.reconstruction_slope`);
+    extremum-preserving variant, :func:`pdesolve.fv.backends.numba.transport.reconstruction_slope`);
     ``integrator`` ssprk2 or ssprk3 for transport; ``splitting`` strang
     (R(Δt/2) T(Δt) R(Δt/2)) or lie (T(Δt) R(Δt)); Δt = cfl / ν with the stability
-    number ν of :meth:`pdesolve.solver.Solver.stability_number`, unless ``dt`` is fixed.
+    number ν of :meth:`pdesolve.fv.solver.Solver.stability_number`, unless ``dt`` is fixed.
     """
 
     order: int = 2

@@ -43,7 +43,7 @@ to the target, so a file at the target path is complete or marked interrupted.
 
 Reading::
 
-    from pdesolve.particles.output import read_particles
+    from pdesolve.io.particle_result import read_particles
     result = read_particles("run_particles.h5")
     result.mean[:, -1]          # (R, d): each replicate's mean at the last time
 """
@@ -61,8 +61,8 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from ..grid import AXIS_NAMES, Grid
-from ..output import (STATUS_COMPLETE, STATUS_INTERRUPTED, STATUS_RUNNING, ResultFormatError,
+from ..model.grid import AXIS_NAMES, Grid
+from .grid_result import (STATUS_COMPLETE, STATUS_INTERRUPTED, STATUS_RUNNING, ResultFormatError,
                       read_attrs, read_grid)
 
 FILE_KIND = "particles"

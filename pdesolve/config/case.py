@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .expression import ExpressionError, compile_expression
-from .grid import AXIS_NAMES
+from ..model.grid import AXIS_NAMES
 
 MAX_CELLS = 200_000_000
 SECTIONS = ("grid", "potential", "interaction", "dynamics", "initial", "time", "scheme",

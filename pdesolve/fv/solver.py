@@ -1,11 +1,11 @@
-"""Time integration of a :class:`~pdesolve.problem.Problem` on its grid.
+"""Time integration of a :class:`~pdesolve.model.problem.Problem` on its grid.
 
 One step of size Δt with Strang splitting is R(Δt/2) ∘ T(Δt) ∘ R(Δt/2):
 
 * T: transport ∂t μ = ∇·(μ∇V) + τΔμ by an SSP Runge–Kutta method over the
-  upwind finite-volume operator of :mod:`pdesolve.kernels.transport`, V re-evaluated
+  upwind finite-volume operator of :mod:`pdesolve.fv.backends.numba.transport`, V re-evaluated
   (F + K⋆μ) at every stage;
-* R: reaction with U frozen, solved exactly per cell (:mod:`pdesolve.kernels.reaction`);
+* R: reaction with U frozen, solved exactly per cell (:mod:`pdesolve.fv.backends.numba.reaction`);
   balanced and reinjection reactions conserve mass, so the step is rescaled to the
   initial mass (round-off then cannot accumulate over steps).
 
@@ -18,14 +18,14 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
-from .kernels import reaction as rk
-from .kernels import transport as tk
+from .backends.numba import reaction as rk
+from .backends.numba import transport as tk
 
 # Below this many cells a second thread gains nothing, and on a shared machine waiting
 # for it costs milliseconds per kernel call (measured: 24 s instead of 1.6 s for a 64²
 # run with the other core busy), so small grids run the kernels on one thread.
 PARALLEL_MIN_CELLS = 1 << 16
-from .problem import REINJECTIONS, Problem, Scheme
+from ..model.problem import REINJECTIONS, Problem, Scheme
 
 # Largest |exponent| of the kept reaction factors exp(−αΔt(F − s₀)) (e^±50 keeps μ e^x
 # normal for μ > 1e-286); beyond it the step centres the exponent on the current Ū.

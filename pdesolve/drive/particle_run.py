@@ -10,7 +10,7 @@ how replicates are scheduled, nor on interruptions.
 Scheduling.  ``workers = 1`` runs the replicates one after another in this process;
 ``workers > 1`` hands them to a pool of spawned processes (concurrent.futures, kept for
 later calls), at most ``workers`` at a time.  The unit of work is a *segment*: one
-replicate advanced from its state (a :class:`~pdesolve.particles.output.ReplicateCheckpoint`:
+replicate advanced from its state (a :class:`~pdesolve.io.particle_result.ReplicateCheckpoint`:
 positions, weights, numpy ``bit_generator.state``, time, step count, outputs written) to
 its end, or, for file runs, to its next output time (or until [output] checkpoint_steps /
 checkpoint_seconds are due).
@@ -19,7 +19,7 @@ Checkpoints (file runs).  After each segment the parent writes the segment's out
 then the replicate's state (or, when it is done, marks it finished).  On SIGINT/SIGTERM the
 parent stops handing out segments and raises a stop flag that each running replicate reads
 after every step: it finishes that step and returns its state, the parent checkpoints it,
-marks the file interrupted and raises :class:`~pdesolve.run.RunInterrupted`.  A resumed run
+marks the file interrupted and raises :class:`~pdesolve.drive.grid_run.RunInterrupted`.  A resumed run
 continues each checkpointed replicate from its state and starts the others from their seeds,
 so the file ends bit for bit as an uninterrupted run's.
 """
@@ -42,32 +42,17 @@ from uuid import uuid4
 import numpy as np
 from tqdm import tqdm
 
-from ..build import Setup, build_setup
-from ..case import Case, CaseError
-from ..run import RunInterrupted, stop_on_signals
-from .interaction import particle_interaction
-from .observables import energy, histogram, moments
-from .output import ParticleWriter, ReplicateCheckpoint
-from .potential import ParticlePotential
-from .sampling import sample_density_spec
-from .system import ParticleDynamics, ParticleSystem
+from ..model.build import Setup, build_setup
+from ..config.case import Case, CaseError
+from .grid_run import RunInterrupted, stop_on_signals
+from ..particles.interaction import particle_interaction
+from ..particles.observables import energy, histogram, moments
+from ..io.particle_result import ParticleWriter, ReplicateCheckpoint
+from ..particles.potential import ParticlePotential
+from ..particles.sampling import sample_density_spec
+from ..particles.system import ParticleDynamics, ParticleSystem, default_time_step
 
 Row = dict[str, np.ndarray | float]
-
-
-def default_time_step(system: ParticleSystem, cfl: float) -> float:
-    """Δt = cfl · min(min_a h_a / max_i |∇V_i|, 1 / (α max_i |Ṽ_i|)) at the start: a particle
-    moves at most cfl cells and birth–death probabilities stay ≤ 1 − e^(−cfl) per step."""
-    system.evaluate()
-    speed = float(np.max(np.linalg.norm(system.gradient, axis=1))) if system.dynamics.transport else 0.0
-    limits = [min(system.grid.spacing) / speed] if speed > 0 else []
-    if system.dynamics.has_reaction:
-        rates = system.values - system.values.mean() if system.dynamics.reaction == "balanced" \
-            else system.values
-        top = system.dynamics.alpha * float(np.max(np.abs(rates)))
-        if top > 0:
-            limits.append(1.0 / top)
-    return cfl * min(limits) if limits else math.inf
 
 
 def interval_steps(times: np.ndarray, k: int, step: float) -> int:

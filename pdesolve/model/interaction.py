@@ -112,7 +112,7 @@ class ExpressionKernel:
     """
 
     def __init__(self, text: str, ndim: int):
-        from .expression import compile_expression
+        from ..config.expression import compile_expression
 
         self.text = text
         self.ndim = ndim

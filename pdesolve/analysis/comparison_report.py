@@ -1,6 +1,6 @@
 """Files of a grid-vs-particle comparison: report.json, report.md and three figures.
 
-The report is the dict built by :func:`pdesolve.comparison.compare_case`: run settings
+The report is the dict built by :func:`pdesolve.analysis.comparison.compare_case`: run settings
 (``ns``, ``replicates``, ``seed``, ``times``, ``dt``, grid cells, …) and ``observables``,
 a list of {name, label, signed, times}, where each entry of ``times`` holds, at time t:
 
@@ -11,7 +11,7 @@ a list of {name, label, signed, times}, where each entry of ``times`` holds, at 
 * ``bias``: Richardson estimates of the grid's and the particle step's bias (``grid``,
   ``dt`` with its standard error ``dt_se``), the Monte Carlo error ``monte_carlo`` at the
   largest n, ``error_inflation`` (how much these biases inflate the mean |error| there,
-  signed observables), the ``verdict`` of :func:`pdesolve.comparison.bias_verdict` and
+  signed observables), the ``verdict`` of :func:`pdesolve.analysis.comparison.bias_verdict` and
   ``below``.
 
 Figures use the Agg canvas directly (no pyplot state): lln.png (error vs n, log–log),

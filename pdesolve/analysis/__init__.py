@@ -1,0 +1,1 @@
+"""Analysis: grid vs particles comparison and its report, statistics, exact solutions, plots."""

@@ -1,0 +1,1 @@
+"""Configuration: the case-file schema, TOML loading, ``--set`` overrides, safe expressions."""

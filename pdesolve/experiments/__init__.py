@@ -1,0 +1,1 @@
+"""Experiments outside the grid model: the student–teacher ReLU networks of the seed §7.2."""

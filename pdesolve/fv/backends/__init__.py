@@ -1,0 +1,53 @@
+"""Array backends of the finite-volume scheme, chosen by ``scheme.backend``.
+
+A backend does the array work of :class:`pdesolve.fv.solver.Solver` on its own kind of flat,
+one-value-per-cell array; the solver keeps the state and the time control and never touches an
+array element itself.  :class:`Backend` is the protocol; :func:`make_backend` builds (and caches)
+one for hashable options, the way PyMPDATA keys its compiled stepper on its ``Options``.
+Adding a backend is one subpackage implementing the protocol plus one line in ``BACKENDS``.
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from functools import lru_cache
+from typing import Any, Protocol
+
+from ...model.grid import Grid
+from .numba.backend import NumbaBackend
+
+
+class Backend(Protocol):
+    """The operations the solver needs (arrays: flat, ``grid.size`` float64 values)."""
+
+    name: str
+
+    def empty(self) -> Any: ...                                  # a work array
+    def from_host(self, values) -> Any: ...                      # grid-shaped host → array
+    def to_host(self, array) -> Any: ...                         # array → grid-shaped host
+    def threads(self) -> AbstractContextManager[None]: ...       # how the kernels run
+    def potential(self, f, interaction, mu, work, out) -> None: ...          # out = F + K ⋆ μ
+    def transport_stage(self, mu, v, base, weight_base, weight_stage, dt, out) -> None: ...
+    def transport_rate(self, mu, v, out) -> None: ...            # −Σ_a δΦ_a / h_a
+    def transport_rate_bound(self, v, speeds) -> float: ...      # transport part of ν/Δt
+    def speeds_rate_bound(self, speeds) -> float: ...            # the same from known speeds
+    def total_potential(self, v, mu, out) -> None: ...           # U = V + τ(log μ + 1)
+    def moment_sums(self, mu, u) -> tuple[float, float]: ...     # Σμ, ΣUμ
+    def signed_moment_sums(self, mu, u) -> tuple[float, float, float]: ...  # Σμ, ΣU⁺μ, ΣU⁻μ
+    def max_rate(self, mu, u, shift) -> float: ...               # max_{μ>0} |U − s|
+    def exponential_reaction(self, mu, u, shift, rate_dt) -> float: ...     # μ e^{−αΔt(U−s)}
+    def reinjection_reaction(self, mu, u, prior, shift, source, alpha, dt) -> float: ...
+    def exponential_factors(self, u, shift, rate_dt, out) -> None: ...
+    def multiply(self, mu, factors) -> float: ...
+    def scale(self, mu, factor) -> None: ...
+
+
+BACKENDS: dict[str, type] = {"numba": NumbaBackend}
+
+
+@lru_cache(maxsize=64)
+def make_backend(name: str, grid: Grid, order: int, theta: float, tau: float) -> Backend:
+    """The backend ``name`` bound to ``grid`` and the scheme's fixed choices (cached: a
+    backend holds no state, so solvers of the same options share one)."""
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    return BACKENDS[name](grid, order, theta, tau)

@@ -1,0 +1,1 @@
+"""The Numba backend: ``cache=True`` kernels on host NumPy arrays."""

@@ -1,0 +1,1 @@
+"""Result files: atomic, SWMR, checkpointing HDF5 for grid runs and for particle runs."""

@@ -1,1 +1,0 @@
-"""Numba kernels of the finite-volume scheme: transport fluxes and reaction updates."""

@@ -1,0 +1,31 @@
+"""Balanced birth–death R = (U − Ū) μ, Ū = ∫U dμ / ∫dμ (seed (13)): mass is conserved."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...particles.birth_death import birth_death_rates, offspring_counts, restore_population, reweight
+from . import Reaction, register
+
+
+def rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
+    """s = Ū = Σ U μ / Σ μ, q = 0."""
+    mass, first = backend.moment_sums(mu, u)
+    return (first / mass if mass > 0 else 0.0), 0.0
+
+
+def particle_step(system, dt: float) -> None:
+    """Kill with rate α(V_i − V̄)⁺, duplicate with rate α(V_i − V̄)⁻, restore n (Algorithm 1);
+    weighted: w_i ← w_i e^{−α(V_i − V̄_w)Δt}, rescaled to the previous mass."""
+    alpha = system.dynamics.alpha
+    if system.weighted:
+        reweight(system.weights, system.values, alpha, dt, True)
+        return
+    counts = offspring_counts(birth_death_rates(system.values, True), alpha, dt, system.rng)
+    system.positions = np.ascontiguousarray(
+        system.positions[restore_population(counts, system.n, system.rng)])
+
+
+BALANCED = register(Reaction(
+    name="balanced", doc="(U − Ū) μ, seed (13): birth–death that conserves mass",
+    conserves_mass=True, uses_prior=False, centred_rates=True,
+    rate_parameters=rate_parameters, particle_step=particle_step))

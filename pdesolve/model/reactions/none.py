@@ -1,0 +1,19 @@
+"""No reaction: pure transport (R = 0)."""
+from __future__ import annotations
+
+from . import Reaction, register
+
+
+def rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
+    """s = q = 0 (the rate is never applied)."""
+    return 0.0, 0.0
+
+
+def particle_step(system, dt: float) -> None:
+    """Nothing happens."""
+
+
+NONE = register(Reaction(
+    name="none", doc="no birth–death: the Wasserstein gradient flow alone",
+    conserves_mass=True, uses_prior=False, centred_rates=False,
+    rate_parameters=rate_parameters, particle_step=particle_step))

@@ -1,0 +1,50 @@
+"""Reinjection from a prior μ_b (mass 1): every loss is refilled, so mass is conserved.
+
+* ``reinjection``: R = U μ − ⟨U⁺⟩ μ_b + ⟨U⁻⟩ μ/M, the mean-field limit of refilling every
+  kill from μ_b and paying every clone with a random kill (README.md, "Reinjection");
+* ``reinjection_deficit``: R = U μ − max(V̄_m, 0) μ_b − min(V̄_m, 0) μ/M (DESIGN §1), the limit
+  of refilling only the net deficit when many events happen per step;
+
+with ⟨U^±⟩ = ∫ max(±U, 0) dμ, V̄_m = ∫U dμ = ⟨U⁺⟩ − ⟨U⁻⟩ and M = ∫dμ.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...particles.birth_death import birth_death_rates, offspring_counts, reinject_deficit, reinject_events
+from . import Reaction, register
+
+
+def event_rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
+    """s = −⟨U⁻⟩/M, q = ⟨U⁺⟩."""
+    mass, positive, negative = backend.signed_moment_sums(mu, u)
+    return (-negative / mass if mass > 0 else 0.0), positive * cell_volume
+
+
+def deficit_rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
+    """s = min(V̄_m, 0)/M, q = max(V̄_m, 0)."""
+    mass, first = backend.moment_sums(mu, u)
+    v_bar_m = first * cell_volume
+    total = mass * cell_volume
+    return (min(v_bar_m, 0.0) / total if total > 0 else 0.0), max(v_bar_m, 0.0)
+
+
+def _refill(refill):
+    def particle_step(system, dt: float) -> None:
+        counts = offspring_counts(birth_death_rates(system.values, False), system.dynamics.alpha,
+                                  dt, system.rng)
+        system.positions = np.ascontiguousarray(
+            refill(system.positions, counts, system.n, system.rng, system.sample_prior))
+    particle_step.__doc__ = f"Kill/duplicate with rates αV_i^±, then {refill.__name__} from μ_b."
+    return particle_step
+
+
+REINJECTION = register(Reaction(
+    name="reinjection", doc="U μ − ⟨U⁺⟩ μ_b + ⟨U⁻⟩ μ/M: every kill refilled from the prior",
+    conserves_mass=True, uses_prior=True, centred_rates=False,
+    rate_parameters=event_rate_parameters, particle_step=_refill(reinject_events)))
+REINJECTION_DEFICIT = register(Reaction(
+    name="reinjection_deficit",
+    doc="U μ − max(V̄_m, 0) μ_b − min(V̄_m, 0) μ/M: only the net deficit refilled",
+    conserves_mass=True, uses_prior=True, centred_rates=False,
+    rate_parameters=deficit_rate_parameters, particle_step=_refill(reinject_deficit)))

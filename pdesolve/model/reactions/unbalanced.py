@@ -1,0 +1,32 @@
+"""Unbalanced birth–death R = U μ (seed (12)): mass changes."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...particles.birth_death import (birth_death_rates, expected_population_fraction,
+                                      offspring_counts, restore_population, reweight)
+from . import Reaction, register
+
+
+def rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
+    """s = q = 0."""
+    return 0.0, 0.0
+
+
+def particle_step(system, dt: float) -> None:
+    """Kill/duplicate with rates αV_i^±, restore n and carry the expected population change
+    in the weights; weighted: w_i ← w_i e^{−αV_iΔt}."""
+    alpha = system.dynamics.alpha
+    if system.weighted:
+        reweight(system.weights, system.values, alpha, dt, False)
+        return
+    counts = offspring_counts(birth_death_rates(system.values, False), alpha, dt, system.rng)
+    system.weights *= expected_population_fraction(system.values, alpha, dt)
+    system.positions = np.ascontiguousarray(
+        system.positions[restore_population(counts, system.n, system.rng)])
+
+
+UNBALANCED = register(Reaction(
+    name="unbalanced", doc="U μ, seed (12): birth–death that changes the mass",
+    conserves_mass=False, uses_prior=False, centred_rates=False,
+    rate_parameters=rate_parameters, particle_step=particle_step))

@@ -20,9 +20,7 @@ birth–death without transport (pure reaction):
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -30,6 +28,7 @@ from matplotlib.figure import Figure
 
 from pdesolve import (ConvolutionInteraction, GaussianFlow, Grid, MultiWell, Problem, Quadratic,
                       QuadraticKernel, Scheme, Solver, energy, gaussian_density)
+from _common import script_arguments
 
 ALPHA = 1.0
 FLOWS = (("gradient flow (α = 0)", "none", 0.0, True),
@@ -98,11 +97,7 @@ def cases(quick: bool) -> tuple[Case, Case, float]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="coarse grid, short runs")
-    parser.add_argument("--outdir", type=Path, default=Path(__file__).parent)
-    args = parser.parse_args(argv)
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    args = script_arguments(__doc__, "coarse grid, short runs", argv)
     t_end = 10.0 if args.quick else 30.0
     case_a, case_b, continuous_min = cases(args.quick)
 

@@ -8,15 +8,14 @@ public API only.  ``--quick`` uses two coarse grids per study (a smoke test).
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pdesolve import GaussianFlow, Grid, Scheme, Solver
+from _common import fitted_order, script_arguments
 
 
 @dataclass(frozen=True)
@@ -52,11 +51,6 @@ def l1_error(study: Study, cells: int) -> float:
     grid = grid_of(study, cells)
     mu = solve(study.flow, grid, Scheme(order=study.order, theta=study.theta), study.t_end)
     return grid.integrate(np.abs(mu - study.flow.state(study.t_end).density(grid)))
-
-
-def fitted_order(spacings, errors) -> float:
-    """Least-squares slope of log(error) against log(h)."""
-    return float(np.polyfit(np.log(spacings), np.log(errors), 1)[0])
 
 
 def studies(quick: bool) -> list[Study]:
@@ -103,11 +97,7 @@ def time_study(quick: bool) -> tuple[np.ndarray, dict[str, list[float]]]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two coarse grids per study")
-    parser.add_argument("--outdir", type=Path, default=Path(__file__).parent)
-    args = parser.parse_args(argv)
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    args = script_arguments(__doc__, "two coarse grids per study", argv)
 
     figure = Figure(figsize=(12, 5), layout="constrained")
     space_ax, time_ax = figure.subplots(1, 2)

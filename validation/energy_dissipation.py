@@ -22,10 +22,8 @@ three flows (balanced: δ at the deepest cell; unbalanced: also the zero measure
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -33,6 +31,7 @@ from matplotlib.figure import Figure
 
 from pdesolve import (ConvolutionInteraction, GaussianKernel, Grid, MultiWell, Problem, Scheme,
                       Solver, dissipation_rate, energy, gaussian_density)
+from _common import fitted_order, script_arguments
 
 ALPHA = 1.0
 GAPS = (1e-1, 1e-2, 1e-3)
@@ -131,17 +130,8 @@ def time_to_gap(trace: dict[str, np.ndarray], gap: float) -> float | None:
     return float(trace["t"][reached[0]]) if reached.size else None
 
 
-def fitted_order(spacings, values) -> float:
-    """Least-squares slope of log(value) against log(spacing)."""
-    return float(np.polyfit(np.log(spacings), np.log(values), 1)[0])
-
-
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="coarse grids, short runs")
-    parser.add_argument("--outdir", type=Path, default=Path(__file__).parent)
-    args = parser.parse_args(argv)
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    args = script_arguments(__doc__, "coarse grids, short runs", argv)
 
     cells_list = (100, 200) if args.quick else (100, 200, 400, 800)
     cfl_list = (0.5, 0.25) if args.quick else (0.5, 0.25, 0.125)

@@ -21,9 +21,7 @@ the solver's long-time density and the reference is measured against h, and its 
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -31,6 +29,7 @@ from matplotlib.figure import Figure
 
 from pdesolve import (ConvolutionInteraction, GaussianKernel, Grid, MultiWell, Problem, Scheme, Solver,
                       gaussian_density, gibbs_density)
+from _common import fitted_order, script_arguments
 
 TAU = 0.5
 ALPHA = 2.0
@@ -106,17 +105,8 @@ def studies(quick: bool) -> list[Study]:
             Study("2-D birth_death_2d landscape, Gaussian kernel (self-consistent)", 2, True, two_d, t_2d)]
 
 
-def fitted_order(spacings, errors) -> float:
-    """Least-squares slope of log(error) against log(h)."""
-    return float(np.polyfit(np.log(spacings), np.log(errors), 1)[0])
-
-
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two coarse grids per study, short runs")
-    parser.add_argument("--outdir", type=Path, default=Path(__file__).parent)
-    args = parser.parse_args(argv)
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    args = script_arguments(__doc__, "two coarse grids per study, short runs", argv)
 
     figure = Figure(figsize=(17, 5), layout="constrained")
     profile_ax, error_ax, image_ax = figure.subplots(1, 3)

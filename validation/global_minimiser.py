@@ -16,9 +16,7 @@ domain (≥ −small at a minimiser) and max |V − V̄| over the support μ > 1
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -27,6 +25,7 @@ from matplotlib.figure import Figure
 
 from pdesolve import (ConvolutionInteraction, GaussianKernel, Grid, MultiWell, Problem, Scheme, Solver,
                       energy, gaussian_density)
+from _common import script_arguments
 
 SUPPORT_FRACTION = 1e-3
 FLOWS = (("balanced birth–death (α = 1)", "balanced", 1.0), ("gradient flow (α = 0)", "none", 0.0))
@@ -70,11 +69,7 @@ def run(grid: Grid, reaction: str, alpha: float, t_end: float,
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="coarse grid, short run")
-    parser.add_argument("--outdir", type=Path, default=Path(__file__).parent)
-    args = parser.parse_args(argv)
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    args = script_arguments(__doc__, "coarse grid, short run", argv)
     cells, t_end = (32, 10.0) if args.quick else (64, 30.0)
     grid = Grid((-3.0, -3.0), (3.0, 3.0), (cells, cells), (False, False))
 

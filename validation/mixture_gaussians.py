@@ -15,7 +15,6 @@ Writes ``mixture_gaussians.png`` and ``mixture_gaussians.md``.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pdesolve import Solver, build_setup, energy, load_case, run_particles
+from _common import script_arguments
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 GOOD_START = ("initial.mean=[0.0,0.0]", "initial.std=[1.5,0.5]")
@@ -65,11 +65,7 @@ def first_time_below(times, losses, threshold):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="coarse grid, short window")
-    parser.add_argument("--outdir", type=Path, default=Path(__file__).parent)
-    args = parser.parse_args(argv)
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    args = script_arguments(__doc__, "coarse grid, short window", argv)
     t_end = 2.0 if args.quick else 40.0
     extra = (f"time.t_end={t_end}",) + (("grid.cells=[64,48]",) if args.quick else ())
     times = np.unique(np.round(np.geomspace(0.05, t_end, 12 if args.quick else 40), 6))

@@ -16,7 +16,6 @@ Writes ``reinjection_limit.png`` and ``reinjection_limit.md``.
 """
 from __future__ import annotations
 
-import argparse
 import functools
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pdesolve import Solver, build_setup, load_case, run_particles
+from _common import script_arguments
 
 CASE = Path(__file__).resolve().parent.parent / "cases" / "reinjection_1d.toml"
 REACTIONS = ("reinjection", "reinjection_deficit")
@@ -67,11 +67,7 @@ def fitted_slope(ns, errors) -> tuple[float, float]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small n, few replicates")
-    parser.add_argument("--outdir", type=Path, default=Path(__file__).parent)
-    args = parser.parse_args(argv)
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    args = script_arguments(__doc__, "small n, few replicates", argv)
     ns = [100, 1000, 10000] if args.quick else [100, 1000, 10000, 100000]
     replicates = 4 if args.quick else 16
     dt = 0.01 if args.quick else 0.0025

@@ -19,10 +19,8 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import dataclass, replace  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
@@ -30,6 +28,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pdesolve.experiments.student_teacher import (VARIANTS, StudentTeacherConfig,  # noqa: E402
                                          TrainingHistory, record_steps, run_student_teacher)
+from _common import script_arguments  # noqa: E402
 
 NAME = "student_teacher"
 THRESHOLDS = (1e-2, 1e-3)
@@ -268,11 +267,7 @@ def figure(main, scan, p: Plan) -> Figure:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few hundred steps, two seeds")
-    parser.add_argument("--outdir", type=Path, default=Path(__file__).parent)
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
-    args = parser.parse_args()
+    args = script_arguments(__doc__, "a few hundred steps, two seeds", jobs=True)
     p = plan(args.quick)
     main_runs, scan_runs = run_all(p, args.jobs)
     args.outdir.mkdir(parents=True, exist_ok=True)

@@ -88,11 +88,12 @@ def kernel_profile(cells: tuple[int, ...], order: int, repeats: int) -> dict[str
     from pdesolve.fv.backends.numba import reaction as rk
     from pdesolve.fv.backends.numba import transport as tk
     mu, v, out, factors = s._mu, s._v, s._stage, s._factors
+    ops = s.backend
     ones = np.ones_like(factors)
 
     def stage():
-        tk.transport_stage(mu, v, mu, 0.0, 1.0, dt, s._shape, s._periodic, s._inv_h,
-                           s.scheme.theta, s._second_order, 0.0, out)
+        tk.transport_stage(mu, v, mu, 0.0, 1.0, dt, ops.shape, ops.periodic, ops.inv_h,
+                           ops.theta, ops.second_order, 0.0, out)
 
     timings = {
         "transport_stage": median_seconds(stage, repeats),
@@ -101,7 +102,7 @@ def kernel_profile(cells: tuple[int, ...], order: int, repeats: int) -> dict[str
         "exponential_factors (when Δt changes)": median_seconds(
             lambda: rk.exponential_factors(v, 0.0, 0.0, out), repeats),
         "max_face_speeds (when V changes)": median_seconds(
-            lambda: tk.max_face_speeds(v, s._shape, s._periodic, s._inv_h, s._speeds), repeats),
+            lambda: tk.max_face_speeds(v, ops.shape, ops.periodic, ops.inv_h, s._speeds), repeats),
     }
     step = median_seconds(lambda: s.step(dt), repeats)
     in_step = 2 * (timings["transport_stage"] + timings["multiply"] + timings["scale"])

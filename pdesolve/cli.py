@@ -108,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.resume:
             summary = resume_case(case, args.resume, progress=not args.quiet, overrides=overrides)
         else:
-            output = args.output or Path(case.section("output").get("path") or f"{case.path.stem}.h5")
+            output = args.output or Path(case.output.path)
             if output.exists() and not args.force:
                 return _fail(f"{output} already exists; use --force to overwrite it", EXIT_BAD_INPUT)
             summary = run_case(case, output, force=args.force, progress=not args.quiet,
@@ -163,7 +163,7 @@ def _particles(args: argparse.Namespace) -> int:
             summary = resume_particles_file(case, args.resume, progress=not args.quiet, overrides=overrides,
                                             keep_positions=True if args.positions else None, **options)
         else:
-            default = Path(case.section("output")["path"])
+            default = Path(case.output.path)
             output = args.output or default.with_name(f"{default.stem}_particles.h5")
             if output.exists() and not args.force:
                 return _fail(f"{output} already exists; use --force to overwrite it", EXIT_BAD_INPUT)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from pdesolve.config.case import (SECTIONS, Case, CaseError, apply_overrides, load_case,
+from pdesolve.config.case import (SECTIONS, CaseError, apply_overrides, load_case,
                            validate_case_data)
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
@@ -55,17 +56,18 @@ def test_every_case_file_loads_complete(path):
     assert case.path == path
     assert case.text == path.read_text(encoding="utf-8")
     assert case.text.startswith("# "), "each case file opens with a comment header"
-    assert set(SECTIONS) <= set(case.data)
-    d = len(case.section("grid")["lower"])
+    assert all(getattr(case, section) is not None for section in SECTIONS)
+    d = len(case.grid.lower)
     assert 1 <= d <= 3
     for key in ("upper", "cells", "boundary"):
-        assert len(case.section("grid")[key]) == d
-    assert case.section("output")["path"] == f"{path.stem}.h5"
-    assert case.data["title"] and case.data["title"] != path.stem
+        assert len(getattr(case.grid, key)) == d
+    assert case.output.path == f"{path.stem}.h5"
+    assert case.title and case.title != path.stem
 
 
 def test_case_files_are_the_requested_problems():
-    load = {p.stem: load_case(p).data for p in CASE_FILES}
+    load = {p.stem: validate_case_data(tomllib.loads(p.read_text()), str(p), name=p.stem)
+            for p in CASE_FILES}
     g1 = load["gaussian_1d"]
     assert g1["grid"] == {"lower": [-5.0], "upper": [5.0], "cells": [400], "boundary": ["noflux"]}
     assert g1["potential"] == {"kind": "quadratic", "center": [0.0], "stiffness": [1.0]}
@@ -93,7 +95,7 @@ def test_case_files_are_the_requested_problems():
 
 
 def test_defaults_are_filled(tmp_path):
-    data = load_case(write(tmp_path, MINIMAL, "tiny_run.toml")).data
+    data = validate_case_data(tomllib.loads(MINIMAL), "tiny_run.toml", name="tiny_run")
     assert data["title"] == "tiny_run" and data["description"] == ""
     assert data["grid"]["boundary"] == ["noflux", "noflux"]
     assert data["potential"] == {"kind": "none"}
@@ -105,7 +107,7 @@ def test_defaults_are_filled(tmp_path):
     assert data["time"] == {"t_end": 1.0, "cfl": 0.5, "dt": None, "outputs": 10,
                             "times": None, "max_steps": 10_000_000}
     assert data["scheme"] == {"order": 2, "limiter": "mc", "integrator": "ssprk2",
-                              "splitting": "strang"}
+                              "splitting": "strang", "backend": "numba"}
     assert data["output"] == {"path": "tiny_run.h5", "save_potential": True, "compression": 4,
                               "checkpoint_steps": 0, "checkpoint_seconds": 300.0}
     assert data["particles"] == {"n": 1000, "replicates": 1, "seed": 0, "integrator": "euler",
@@ -165,15 +167,15 @@ def test_overrides_are_applied_before_validation(tmp_path):
         "scheme.limiter=\"minmod\"", "output.save_potential=false", "title=My run",
         "dynamics.reaction=reinjection", "dynamics.prior.std=[2.0, 0.05]",
         "time.times=[0.5, 1.0]"])
-    data = case.data
-    assert data["grid"]["cells"] == [32, 64]
-    assert data["time"]["t_end"] == 2.5 and data["time"]["times"] == [0.5, 1.0]
-    assert data["initial"] == {"kind": "uniform", "mass": 1.0}
-    assert data["scheme"]["limiter"] == "minmod"
-    assert data["output"]["save_potential"] is False
-    assert data["title"] == "My run"
-    assert data["dynamics"]["prior"] == {"kind": "gaussian", "mean": [0.0, 0.0],
-                                         "std": [2.0, 0.05], "mass": 1.0}
+    assert case.grid.cells == (32, 64)
+    assert case.time.t_end == 2.5 and case.time.times == (0.5, 1.0)
+    assert dict(case.initial) == {"kind": "uniform", "mass": 1.0}
+    assert case.scheme.limiter == "minmod"
+    assert case.output.save_potential is False
+    assert case.title == "My run"
+    assert case.dynamics.prior.kind == "gaussian"
+    assert dict(case.dynamics.prior) == {"kind": "gaussian", "mean": (0.0, 0.0),
+                                         "std": (2.0, 0.05), "mass": 1.0}
     assert case.text == MINIMAL, "the text stays the file's, verbatim"
 
 
@@ -387,7 +389,6 @@ def test_case_error_formatting():
     err = CaseError("f.toml", "a.b", "bad\nthing", "x, y")
     assert str(err) == "f.toml: a.b: bad thing (allowed: x, y)"
     assert str(CaseError("f.toml", "a.b", "bad")) == "f.toml: a.b: bad"
-    assert isinstance(Case(Path("f.toml"), "", {"grid": {}}).section("grid"), dict)
 
 
 # --- every bounded key, at and just beyond each end of its range ---------------------------

@@ -64,7 +64,7 @@ def test_case_data_is_accepted_or_refused_with_a_case_error(data):
     # Accepted: building the run's objects must also either work or raise CaseError.
     from pathlib import Path
     try:
-        build_setup(Case(path=Path("fuzz.toml"), text="", data=validated))
+        build_setup(Case.from_data(Path("fuzz.toml"), "", validated))
     except CaseError as err:
         assert "\n" not in str(err)
 

@@ -219,7 +219,7 @@ def test_network_loss_is_the_mean_squared_error_of_the_network():
     cases = Path(__file__).resolve().parent.parent / "cases"
     case = load_case(cases / "mixture_gaussians.toml", ("grid.cells=[48,40]",))
     setup = build_setup(case)
-    spec = case.section("potential")
+    spec = case.potential
     solver = Solver(setup.problem, setup.scheme, setup.mu0)
     solver.advance(0.5)
     row = collect(solver, 0.0, None)

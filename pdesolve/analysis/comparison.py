@@ -41,7 +41,6 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,9 +126,8 @@ def grid_reference(case: Case, times: np.ndarray, setup: Setup | None = None) ->
 
 def refined_case(case: Case) -> Case:
     """The same case with twice as many cells per axis (for the grid's discretisation error)."""
-    data = deepcopy(case.data)
-    data["grid"]["cells"] = [2 * c for c in data["grid"]["cells"]]
-    return dataclasses.replace(case, data=data)
+    grid = dataclasses.replace(case.grid, cells=tuple(2 * c for c in case.grid.cells))
+    return dataclasses.replace(case, grid=grid)
 
 
 def grid_bias_estimates(case: Case, reference: GridReference, observables: list[Observable],
@@ -342,13 +340,13 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
     clt_variance.png to ``outdir``; returns the report (see :mod:`pdesolve.analysis.comparison_report`).
     """
     sizes = check_sizes(ns, replicates)
-    t_end = case.section("time")["t_end"]
+    t_end = case.time.t_end
     times = comparison_times(t_end) if times is None else np.asarray(times, dtype=float)
     if times.ndim != 1 or times.size == 0 or times[0] <= 0 or np.any(np.diff(times) <= 0):
         raise ValueError("comparison times must be positive and strictly increasing")
-    seed = int(case.section("particles")["seed"] if seed is None else seed)
+    seed = int(case.particles.seed if seed is None else seed)
     setup = build_setup(case)
-    mass_fluctuates = setup.problem.reaction == "unbalanced" and setup.problem.has_reaction
+    mass_fluctuates = setup.problem.has_reaction and not setup.problem.reaction_model.conserves_mass
     independent = not setup.problem.has_reaction and setup.problem.interaction is None
     observables = observables_for(setup.grid.ndim, mass_fluctuates)
 
@@ -405,7 +403,7 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
     report = {
         "generator": "pdesolve compare",
         "case": str(case.path),
-        "title": case.data.get("title") or case.path.stem,
+        "title": case.title or case.path.stem,
         "ns": list(sizes),
         "replicates": int(replicates),
         "seed": seed,

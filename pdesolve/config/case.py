@@ -1,11 +1,12 @@
 """Case files: read a TOML case, apply ``--set`` overrides, validate it and fill in defaults.
 
-The validated case is a plain nested dict holding every section of the schema
-(documented key by key in ``cases/README.md``): ``grid``, ``potential``,
-``interaction``, ``dynamics``, ``initial``, ``time``, ``scheme``, ``output``,
-``particles`` and the top-level strings ``title`` and ``description``.  Defaults
-are filled in and every "number or list" key is broadcast to a list with one
-entry per grid axis, so later stages never look at the raw file again.
+:func:`load_case` returns a :class:`Case`: immutable and typed, one frozen dataclass per
+section (documented key by key in ``cases/README.md``), built once.  Defaults are filled in
+and every "number or list" key is broadcast to a tuple with one entry per grid axis, so later
+stages never look at the raw file again.  The tables whose ``kind`` selects their keys
+(``potential``, ``interaction``, ``initial``, ``dynamics.prior``) are :class:`KindSpec`
+mappings: read-only, with the kind as an attribute.  :func:`validate_case_data` is the
+validator underneath, on the nested dict ``tomllib`` reads.
 
 Every problem is reported as one :class:`CaseError` whose text is one line,
 ``FILE: key: what is wrong (allowed: ...)``.
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ..fv.backends import BACKENDS
+from ..model.reactions import REACTIONS
 from .expression import ExpressionError, compile_expression
 from ..model.grid import AXIS_NAMES
 
@@ -51,17 +54,138 @@ class CaseError(Exception):
         return f"{text} (allowed: {self.allowed})" if self.allowed else text
 
 
+def _frozen(value: Any) -> Any:
+    """``value`` with every list made a tuple (recursively), so that a section is hashable."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+class KindSpec(Mapping):
+    """A validated table whose ``kind`` decides its other keys: a read-only mapping of every
+    key (``kind`` included) to its value, lists frozen to tuples."""
+
+    def __init__(self, table: Mapping[str, Any]):
+        self._table = {name: _frozen(value) for name, value in table.items()}
+
+    @property
+    def kind(self) -> str:
+        return self._table["kind"]
+
+    def __getitem__(self, name: str) -> Any:
+        return self._table[name]
+
+    def __iter__(self):
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._table.items()))
+
+    def __repr__(self) -> str:
+        return f"KindSpec({self._table!r})"
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """[grid]: one entry per axis."""
+
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    cells: tuple[int, ...]
+    boundary: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DynamicsSpec:
+    """[dynamics]; ``prior`` is the refill density μ_b, present iff the reaction uses one."""
+
+    reaction: str
+    alpha: float
+    tau: float
+    transport: bool
+    prior: KindSpec | None
+
+
+@dataclass(frozen=True)
+class TimeSpec:
+    """[time]."""
+
+    t_end: float
+    cfl: float
+    dt: float | None
+    outputs: int
+    times: tuple[float, ...] | None
+    max_steps: int
+
+
+@dataclass(frozen=True)
+class SchemeSpec:
+    """[scheme]."""
+
+    order: int
+    limiter: str
+    integrator: str
+    splitting: str
+    backend: str
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """[output]."""
+
+    path: str
+    save_potential: bool
+    compression: int
+    checkpoint_steps: int
+    checkpoint_seconds: float
+
+
+@dataclass(frozen=True)
+class ParticlesSpec:
+    """[particles]."""
+
+    n: int
+    replicates: int
+    seed: int
+    integrator: str
+    interaction: str
+
+
+_SECTION_TYPES = {"grid": GridSpec, "time": TimeSpec, "scheme": SchemeSpec, "output": OutputSpec,
+                  "particles": ParticlesSpec}
+
+
 @dataclass(frozen=True)
 class Case:
-    """A validated case: where it came from, its text verbatim, and the filled-in data."""
+    """A validated case: where it came from, its text verbatim, and every section typed."""
 
     path: Path
     text: str
-    data: dict
+    title: str
+    description: str
+    grid: GridSpec
+    potential: KindSpec
+    interaction: KindSpec
+    dynamics: DynamicsSpec
+    initial: KindSpec
+    time: TimeSpec
+    scheme: SchemeSpec
+    output: OutputSpec
+    particles: ParticlesSpec
 
-    def section(self, name: str) -> dict:
-        """The validated table ``name`` (every section is present)."""
-        return self.data[name]
+    @classmethod
+    def from_data(cls, path: str | Path, text: str, data: Mapping[str, Any]) -> Case:
+        """The typed case of a dict :func:`validate_case_data` returned."""
+        sections = {name: kind(**{key: _frozen(value) for key, value in data[name].items()})
+                    for name, kind in _SECTION_TYPES.items()}
+        dynamics = dict(data["dynamics"])
+        prior = dynamics.pop("prior")
+        return cls(path=Path(path), text=text, title=data["title"],
+                   description=data["description"], potential=KindSpec(data["potential"]),
+                   interaction=KindSpec(data["interaction"]), initial=KindSpec(data["initial"]),
+                   dynamics=DynamicsSpec(**dynamics, prior=None if prior is None else KindSpec(prior)),
+                   **sections)
 
 
 def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:
@@ -82,7 +206,7 @@ def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:
     except tomllib.TOMLDecodeError as err:
         raise CaseError(source, "toml", f"not valid TOML: {err}") from None
     data = validate_case_data(apply_overrides(raw, overrides), source, name=path.stem)
-    return Case(path=path, text=text, data=data)
+    return Case.from_data(path, text, data)
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict:
@@ -553,9 +677,8 @@ _DENSITIES = {
 }
 _DENSITY_COMMON = {"mass": _Key(_number(_POSITIVE), 1.0)}
 
-_REACTIONS = ("balanced", "unbalanced", "none", "reinjection", "reinjection_deficit")
 _DYNAMICS = {
-    "reaction": _Key(_choice(*_REACTIONS), "balanced"),
+    "reaction": _Key(_choice(*REACTIONS), "balanced"),
     "alpha": _Key(_number(_NON_NEGATIVE), 1.0),
     "tau": _Key(_number(_NON_NEGATIVE), 0.0),
     "transport": _Key(_boolean, True),
@@ -575,6 +698,7 @@ _SCHEME = {
     "limiter": _Key(_choice("minmod", "mc", "extremum"), "mc"),
     "integrator": _Key(_choice("ssprk2", "ssprk3"), "ssprk2"),
     "splitting": _Key(_choice("strang", "lie"), "strang"),
+    "backend": _Key(_choice(*BACKENDS), "numba"),
 }
 
 _OUTPUT = {
@@ -609,14 +733,13 @@ def _read_dynamics(value: Any, ctx: _Context) -> dict:
     table = _as_table(value, "dynamics", ctx)
     _reject_unknown(table, "dynamics", (*_DYNAMICS, "prior"), ctx)
     result = _read_keys(table, "dynamics", _DYNAMICS, ctx)
-    reinjection = result["reaction"].startswith("reinjection")
+    reinjection = REACTIONS[result["reaction"]].uses_prior
     if reinjection and "prior" not in table:
         ctx.fail("dynamics.prior", f"missing required table: reaction = {_show(result['reaction'])} "
                                    "refills lost mass from this prior density")
     if not reinjection and "prior" in table:
-        ctx.fail("dynamics.prior", f"only used with reaction = 'reinjection' or "
-                                   f"'reinjection_deficit', not "
-                                   f"{_show(result['reaction'])}")
+        users = " or ".join(_show(name) for name, entry in REACTIONS.items() if entry.uses_prior)
+        ctx.fail("dynamics.prior", f"only used with reaction = {users}, not {_show(result['reaction'])}")
     result["prior"] = _read_density(table["prior"], "dynamics.prior", ctx) if reinjection else None
     return result
 

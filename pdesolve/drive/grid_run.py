@@ -84,7 +84,7 @@ def check_state(solver: Solver, mass0: float) -> None:
             f"negative density {low:.3g} at step {solver.steps}, t = {solver.t:g}, cell {cell}: "
             "lower time.cfl (positivity needs a stability number below 1)")
     problem = solver.problem
-    if problem.reaction != "unbalanced" or not problem.has_reaction:
+    if not problem.has_reaction or problem.reaction_model.conserves_mass:
         drift = (problem.grid.integrate(mu) - mass0) / mass0
         if abs(drift) > MASS_DRIFT_TOLERANCE:
             raise NumericalFault(
@@ -200,9 +200,8 @@ def read_first_row(writer: ResultWriter) -> dict[str, float]:
 
 
 def _writer_options(case: Case) -> dict:
-    out_spec = case.section("output")
-    return {"checkpoint_steps": out_spec["checkpoint_steps"],
-            "checkpoint_seconds": out_spec["checkpoint_seconds"]}
+    return {"checkpoint_steps": case.output.checkpoint_steps,
+            "checkpoint_seconds": case.output.checkpoint_seconds}
 
 
 def check_resources(case: Case, memory_available: int | None = None) -> list[str]:
@@ -233,11 +232,11 @@ def run_case(case: Case, output: str | Path, *, force: bool = False, progress: b
     setup = build_setup(case)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    out_spec = case.section("output")
-    attrs = {"title": case.data.get("title", case.path.stem), "overrides": list(overrides) or ""}
+    out_spec = case.output
+    attrs = {"title": case.title, "overrides": list(overrides) or ""}
     with stop_on_signals() as stop, \
             ResultWriter(output, setup.grid, case_text=case.text, case_source=str(case.path), attrs=attrs,
-                         save_potential=out_spec["save_potential"], compression=out_spec["compression"],
+                         save_potential=out_spec.save_potential, compression=out_spec.compression,
                          force=force) as writer:
         summary = run_setup(setup, writer, progress=progress, stop=stop, **_writer_options(case))
         writer.finish(summary.as_attrs())
@@ -264,8 +263,7 @@ def _resume(case: Case, output: str | Path, progress: bool, overrides: tuple[str
 
     check_resources(case)
     setup = build_setup(case)
-    out_spec = case.section("output")
-    writer, checkpoint = ResultWriter.resume(output, check=same_case, compression=out_spec["compression"])
+    writer, checkpoint = ResultWriter.resume(output, check=same_case, compression=case.output.compression)
     with writer:
         summary = run_setup(setup, writer, progress=progress, checkpoint=checkpoint, stop=stop,
                             **_writer_options(case))

@@ -90,15 +90,15 @@ def make_plan(case: Case, *, n: int | None = None, seed: int | None = None, time
     """The plan of a run of ``case`` (unset values from its [particles] table and output
     times) and the case's grid setup; CaseError for a case the particles cannot run."""
     setup = build_setup(case)
-    spec = case.section("particles")
+    spec = case.particles
     times = setup.output_times if times is None else np.asarray(times, dtype=float)
     if times.ndim != 1 or times.size == 0 or times[0] < 0 or np.any(np.diff(times) <= 0):
         raise ValueError("times must be a non-empty, non-negative, increasing sequence")
-    plan = ParticlePlan(case=case, n=int(spec["n"] if n is None else n),
-                        seed=int(spec["seed"] if seed is None else seed),
-                        replicates=int(spec["replicates"] if replicates is None else replicates),
+    plan = ParticlePlan(case=case, n=int(spec.n if n is None else n),
+                        seed=int(spec.seed if seed is None else seed),
+                        replicates=int(spec.replicates if replicates is None else replicates),
                         times=times, dt=dt, weighted=weighted,
-                        method=spec["interaction"] if method is None else method,
+                        method=spec.interaction if method is None else method,
                         keep_positions=keep_positions)
     try:
         particle_interaction(setup.problem.interaction, plan.method, plan.n)
@@ -113,25 +113,24 @@ class ReplicateRunner:
     def __init__(self, plan: ParticlePlan, setup: Setup | None = None):
         case = plan.case
         setup = build_setup(case) if setup is None else setup
-        dyn = case.section("dynamics")
-        time_spec = case.section("time")
+        problem = setup.problem
         self.plan = plan
         self.grid = setup.grid
-        self.dynamics = ParticleDynamics(reaction=dyn["reaction"], alpha=dyn["alpha"], tau=dyn["tau"],
-                                         transport=dyn["transport"],
-                                         integrator=case.section("particles")["integrator"])
-        interaction = particle_interaction(setup.problem.interaction, plan.method, plan.n)
+        self.dynamics = ParticleDynamics(reaction=problem.reaction, alpha=problem.alpha,
+                                         tau=problem.tau, transport=problem.transport,
+                                         integrator=case.particles.integrator)
+        interaction = particle_interaction(problem.interaction, plan.method, plan.n)
         self.potential = ParticlePotential(setup.potential, interaction, plan.n)
-        self.initial = case.section("initial")
-        self.prior = dyn["prior"]
-        self.step_bound = plan.dt if plan.dt is not None else time_spec["dt"]
-        self.cfl = time_spec["cfl"]
+        self.initial = case.initial
+        self.prior = case.dynamics.prior
+        self.step_bound = plan.dt if plan.dt is not None else setup.scheme.dt
+        self.cfl = setup.scheme.cfl
 
     def _sample_prior(self, k: int, rng: np.random.Generator) -> np.ndarray:
         return sample_density_spec(self.prior, self.grid, k, rng)
 
     def _system(self, positions: np.ndarray, rng: np.random.Generator) -> ParticleSystem:
-        return ParticleSystem(positions, float(self.initial.get("mass", 1.0)), self.potential,
+        return ParticleSystem(positions, self.initial["mass"], self.potential,
                               self.grid, self.dynamics, rng, weighted=self.plan.weighted,
                               sample_prior=self._sample_prior if self.prior else None)
 
@@ -407,11 +406,10 @@ class ParticleRunInterrupted(RunInterrupted):
 
 
 def _file_attrs(case: Case, plan: ParticlePlan, overrides: tuple[str, ...]) -> dict:
-    spec = case.section("particles")
-    return {"title": case.data.get("title", case.path.stem), "overrides": list(overrides) or "",
+    return {"title": case.title, "overrides": list(overrides) or "",
             "n": plan.n, "replicates": plan.replicates, "seed": plan.seed,
             "keep_positions": plan.keep_positions, "interaction": plan.method,
-            "integrator": spec["integrator"]}
+            "integrator": case.particles.integrator}
 
 
 def run_particles_file(case: Case, output: str | Path, *, n: int | None = None,
@@ -431,7 +429,7 @@ def run_particles_file(case: Case, output: str | Path, *, n: int | None = None,
                            slots=min(workers, plan.replicates), keep_positions=plan.keep_positions,
                            case_text=case.text, case_source=str(case.path),
                            attrs=_file_attrs(case, plan, overrides),
-                           compression=case.section("output")["compression"], force=force) as writer:
+                           compression=case.output.compression, force=force) as writer:
         return _run_into(plan, setup, writer, np.zeros(plan.replicates, dtype=bool), {}, workers,
                          flag, progress)
 
@@ -457,7 +455,7 @@ def resume_particles_file(case: Case, output: str | Path, *, n: int | None = Non
     with stop_on_signals() as flag:
         writer, finished, states = ParticleWriter.resume(
             output, slots=available_cpus() if workers is None else workers, check=same_run,
-            compression=case.section("output")["compression"])
+            compression=case.output.compression)
         with writer:
             plan, setup = make_plan(case, n=writer.n, replicates=writer.replicates,
                                     seed=int(writer.run_attrs["seed"]),
@@ -480,7 +478,7 @@ def _run_into(plan: ParticlePlan, setup: Setup, writer: ParticleWriter, finished
                initial=float(done.sum() * times[-1] + sum(clock.values())), unit="t",
                disable=None if progress else True, leave=False,
                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} replicate-time [{elapsed}<{remaining}]")
-    out_spec = plan.case.section("output")
+    out_spec = plan.case.output
 
     def on_segment(state: ReplicateCheckpoint, rows: list[tuple[int, Row]]) -> None:
         r = state.replicate
@@ -497,8 +495,8 @@ def _run_into(plan: ParticlePlan, setup: Setup, writer: ParticleWriter, finished
     with bar:
         complete = run_replicates(plan, pending, on_segment, workers=workers,
                                   stop=lambda: flag["signum"] is not None, segmented=True,
-                                  checkpoint_steps=out_spec["checkpoint_steps"],
-                                  checkpoint_seconds=out_spec["checkpoint_seconds"], setup=setup)
+                                  checkpoint_steps=out_spec.checkpoint_steps,
+                                  checkpoint_seconds=out_spec.checkpoint_seconds, setup=setup)
     if not complete:
         writer.suspend()
         in_progress = {r: t for r, t in clock.items() if not done[r]}

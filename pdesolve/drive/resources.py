@@ -24,21 +24,19 @@ def estimate(case: Case) -> ResourceEstimate:
     """Peak memory ≈ 8 grid arrays + (for an interaction) the padded FFT grid as real input,
     complex spectrum, kernel transform and inverse output; disk = snapshots × cells × 8 B
     × (2 when V is saved)."""
-    grid = case.section("grid")
-    cells = grid["cells"]
-    periodic = [b == "periodic" for b in grid["boundary"]]
+    cells = case.grid.cells
+    periodic = [b == "periodic" for b in case.grid.boundary]
     n = math.prod(cells)
     memory = SOLVER_ARRAYS * n * 8
-    kind = case.section("interaction")["kind"]
+    kind = case.interaction.kind
     if kind != "none":
         axes = range(len(cells) - 1) if kind == "neuron" else range(len(cells))
         padded = [padded_length(cells[a], periodic[a]) for a in axes]
         real = math.prod(padded)
         spectrum = real // padded[-1] * (padded[-1] // 2 + 1)
         memory += 2 * real * 8 + 2 * spectrum * 16
-    time = case.section("time")
-    snapshots = (len(time["times"]) + 2) if time.get("times") else time["outputs"] + 1
-    per_snapshot = n * 8 * (2 if case.section("output")["save_potential"] else 1)
+    snapshots = (len(case.time.times) + 2) if case.time.times else case.time.outputs + 1
+    per_snapshot = n * 8 * (2 if case.output.save_potential else 1)
     return ResourceEstimate(memory, snapshots * per_snapshot)
 
 

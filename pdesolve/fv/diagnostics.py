@@ -9,12 +9,12 @@ part into −Σ_faces u Φ |cell| ≈ −∫|∇U|² dμ.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .solver import Solver
-
-DIAGNOSTIC_NAMES = ("t", "step", "dt", "mass", "energy", "dissipation", "v_bar", "min_mu", "l1_change")
-
+if TYPE_CHECKING:
+    from .solver import Solver
 
 def energy(solver: Solver, mu: np.ndarray | None = None, v: np.ndarray | None = None) -> float:
     """E[μ] = Σ_i (F_i + ½ (K⋆μ)_i + τ log μ_i) μ_i |cell|, for the current μ by default;

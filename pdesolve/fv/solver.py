@@ -2,30 +2,23 @@
 
 One step of size Δt with Strang splitting is R(Δt/2) ∘ T(Δt) ∘ R(Δt/2):
 
-* T: transport ∂t μ = ∇·(μ∇V) + τΔμ by an SSP Runge–Kutta method over the
-  upwind finite-volume operator of :mod:`pdesolve.fv.backends.numba.transport`, V re-evaluated
-  (F + K⋆μ) at every stage;
-* R: reaction with U frozen, solved exactly per cell (:mod:`pdesolve.fv.backends.numba.reaction`);
-  balanced and reinjection reactions conserve mass, so the step is rescaled to the
-  initial mass (round-off then cannot accumulate over steps).
+* T: transport ∂t μ = ∇·(μ∇V) + τΔμ by an SSP Runge–Kutta method over the upwind
+  finite-volume operator, V re-evaluated (F + K⋆μ) at every stage;
+* R: reaction with U frozen, solved exactly per cell; the reaction (:mod:`pdesolve.model.reactions`)
+  gives the rate's shift s and source q, and the step of a reaction that conserves mass is
+  rescaled to the initial mass (round-off then cannot accumulate over steps).
 
-All work arrays are allocated once, in the constructor.
+The solver holds the state and the time control; every array operation goes through its
+backend (:mod:`pdesolve.fv.backends`, chosen by ``scheme.backend``).  All work arrays are
+allocated once, in the constructor.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-import numba
 import numpy as np
 
-from .backends.numba import reaction as rk
-from .backends.numba import transport as tk
-
-# Below this many cells a second thread gains nothing, and on a shared machine waiting
-# for it costs milliseconds per kernel call (measured: 24 s instead of 1.6 s for a 64²
-# run with the other core busy), so small grids run the kernels on one thread.
-PARALLEL_MIN_CELLS = 1 << 16
-from ..model.problem import REINJECTIONS, Problem, Scheme
+from ..model.problem import Problem, Scheme
+from . import diagnostics
+from .backends import make_backend
 
 # Largest |exponent| of the kept reaction factors exp(−αΔt(F − s₀)) (e^±50 keeps μ e^x
 # normal for μ > 1e-286); beyond it the step centres the exponent on the current Ū.
@@ -46,8 +39,8 @@ class StabilityError(RuntimeError):
 class Solver:
     """Integrates ``problem`` from the density ``mu0`` with the given ``scheme``.
 
-    ``mu`` is the current density (grid-shaped view of an internal buffer), ``t`` the
-    time and ``steps`` the number of steps taken.
+    ``mu`` is the current density (grid-shaped), ``t`` the time and ``steps`` the number of
+    steps taken; ``mass``, ``energy`` and ``U`` are the current ∫dμ, E[μ] and U = δE/δμ.
     """
 
     def __init__(self, problem: Problem, scheme: Scheme, mu0: np.ndarray, t0: float = 0.0):
@@ -59,60 +52,81 @@ class Solver:
             raise ValueError("initial density must be finite and non-negative")
         self.problem = problem
         self.scheme = scheme
+        self.reaction = problem.reaction_model
+        self.backend = ops = make_backend(scheme.backend, grid, scheme.order, scheme.theta,
+                                          problem.tau)
         self.t = float(t0)
         self.steps = 0
-        size = grid.size
-        self._mu = np.ascontiguousarray(mu0).reshape(size).copy()
-        self._stage = np.empty(size)
-        self._next = np.empty(size)
-        self._v = np.empty(size)
-        self._u = self._v if problem.tau == 0.0 else np.empty(size)  # U = V when τ = 0
+        self._mu = ops.from_host(mu0)
+        self._stage = ops.empty()
+        self._next = ops.empty()
+        self._v = ops.empty()
+        self._u = self._v if problem.tau == 0.0 else ops.empty()  # U = V when τ = 0
         self._interaction = np.empty(grid.shape)
         self._speeds = np.zeros(3)
-        self._f = problem.potential.reshape(size)
-        self._conserved_mass = float(np.sum(self._mu))  # invariant of balanced/reinjection flows
-        self._prior = None if problem.prior is None else problem.prior.reshape(size)
-        self._shape = np.array(grid.cells + (1,) * (3 - grid.ndim), dtype=np.int64)
-        self._periodic = np.array(grid.periodic + (False,) * (3 - grid.ndim))
-        self._inv_h = np.array([1.0 / h for h in grid.spacing] + [1.0] * (3 - grid.ndim))
-        self._single_thread = size < PARALLEL_MIN_CELLS
+        self._f = ops.from_host(problem.potential)
+        self._conserved_mass = float(np.sum(self._mu))  # invariant of mass-conserving flows
+        self._prior = None if problem.prior is None else ops.from_host(problem.prior)
         self._stages = SSP_STAGES[scheme.integrator]
-        self._second_order = scheme.order == 2
-        self._diffusion_number = 2.0 * problem.tau * float(np.sum(self._inv_h[: grid.ndim] ** 2))
         if problem.interaction is None:
             self._v[:] = self._f
         self._v_is_current = problem.interaction is None  # does _v hold V(μ) for the current μ?
         self._speeds_current = False  # do _speeds hold the face speeds of _v? (kept if V = F)
         self._reaction_depends_on_mu = (problem.interaction is not None or problem.tau > 0
-                                        or problem.reaction in REINJECTIONS)
-        # With U = F for all time (no interaction, τ = 0) the balanced and unbalanced
-        # reactions multiply μ by factors exp(−αΔt(F − s₀)) that change only with Δt: they
-        # are kept for the last αΔt.  s₀ is 0 (unbalanced) or, for balanced, the middle of
-        # F's range: any constant shift gives the same step after the rescale to the
-        # conserved mass, and this one keeps |αΔt(F − s₀)| ≤ αΔt (max F − min F)/2.
+                                        or self.reaction.uses_prior)
+        # With U = F for all time (no interaction, τ = 0) a reaction without source whose
+        # shift is constant, or whose mass is conserved, multiplies μ by factors
+        # exp(−αΔt(F − s₀)) that change only with Δt: they are kept for the last αΔt.  s₀ is
+        # the constant shift or, when mass is conserved, the middle of F's range: any
+        # constant shift gives the same step after the rescale to the conserved mass, and
+        # this one keeps |αΔt(F − s₀)| ≤ αΔt (max F − min F)/2.
+        reaction = self.reaction
         self._fixed_factors = (problem.interaction is None and problem.tau == 0.0
-                               and problem.reaction in ("balanced", "unbalanced"))
-        self._factors = np.empty(size) if self._fixed_factors else None
+                               and problem.has_reaction and not reaction.uses_prior
+                               and (reaction.conserves_mass or reaction.constant_shift))
+        self._factors = ops.empty() if self._fixed_factors else None
         self._factors_rate_dt = None
         self._factor_shift = 0.0
         self._factor_half_range = 0.0
-        if self._fixed_factors and problem.reaction == "balanced":
+        if self._fixed_factors and reaction.conserves_mass:
             self._factor_shift = 0.5 * (float(self._f.max()) + float(self._f.min()))
             self._factor_half_range = 0.5 * (float(self._f.max()) - float(self._f.min()))
+        elif self._fixed_factors:
+            self._factor_shift, _ = reaction.rate_parameters(ops, self._mu, self._f,
+                                                             grid.cell_volume)
 
     # -- state -------------------------------------------------------------------
     @property
     def mu(self) -> np.ndarray:
         """Current density, grid-shaped: a view of an internal buffer that the next step
         overwrites or replaces (copy it to keep it)."""
-        return self._mu.reshape(self.problem.grid.shape)
+        return self.backend.to_host(self._mu)
+
+    @property
+    def mass(self) -> float:
+        """∫ dμ of the current density (midpoint rule)."""
+        return self.problem.grid.integrate(self.mu)
+
+    @property
+    def energy(self) -> float:
+        """E[μ] = ∫F dμ + ½∫∫K dμdμ + τ∫μ log μ of the current density."""
+        return diagnostics.energy(self)
+
+    @property
+    def U(self) -> np.ndarray:
+        """U = F + K⋆μ + τ(log μ + 1) = δE/δμ at the current density (a new grid array)."""
+        with self.backend.threads():
+            self._refresh_potential()
+            if self._u is not self._v:
+                self.backend.total_potential(self._v, self._mu, self._u)
+        return self.backend.to_host(self._u).copy()
 
     def potential(self, mu: np.ndarray | None = None) -> np.ndarray:
         """V = F + K ⋆ μ on the grid (a new array), for μ = the current density by default."""
-        flat = self._mu if mu is None else np.ascontiguousarray(mu, dtype=np.float64).reshape(-1)
-        out = np.empty_like(flat)
+        flat = self._mu if mu is None else self.backend.from_host(mu)
+        out = self.backend.empty()
         self._evaluate_potential(flat, out)
-        return out.reshape(self.problem.grid.shape)
+        return self.backend.to_host(out)
 
     def _evaluate_potential(self, mu: np.ndarray, out: np.ndarray) -> None:
         """out = F + K ⋆ μ (flat arrays)."""
@@ -121,8 +135,7 @@ class Solver:
             if out is not self._v:
                 out[:] = self._f
             return
-        interaction.potential(mu.reshape(self.problem.grid.shape), self._interaction)
-        np.add(self._f, self._interaction.reshape(-1), out=out)
+        self.backend.potential(self._f, interaction, mu, self._interaction, out)
 
     def state(self) -> dict:
         """Everything the future of the run depends on: μ, t, steps and the conserved mass."""
@@ -131,21 +144,13 @@ class Solver:
 
     def restore(self, state: dict) -> None:
         """Continue from a :meth:`state`; the run then proceeds bit for bit as it would have."""
-        self._mu[:] = np.asarray(state["mu"], dtype=np.float64).reshape(-1)
+        self._mu[:] = self.backend.from_host(np.asarray(state["mu"], dtype=np.float64))
         self.t = float(state["t"])
         self.steps = int(state["steps"])
         self._conserved_mass = float(state["conserved_mass"])
         self._v_is_current = self.problem.interaction is None
 
     # -- time step ---------------------------------------------------------------
-    def stability_number(self, dt: float) -> float:
-        """ν = Δt (Σ_a 2 max|u_a| / h_a + 2τ Σ_a 1/h_a² + α max_{μ>0} |U − s|) at the current state.
-
-        ν ≤ 1 keeps the forward-Euler transport stage positive (Carrillo–Chertock–Huang:
-        Δt ≤ h / (2 max|u|) in 1-D); the reaction term bounds the splitting error.
-        """
-        return dt * self._rate_bound()
-
     def _refresh_potential(self) -> None:
         """Make _v hold V(μ) for the current μ, evaluating it only if μ changed since."""
         if not self._v_is_current:
@@ -153,36 +158,31 @@ class Solver:
             self._v_is_current = True
 
     def _rate_bound(self) -> float:
-        """ν / Δt for the current state (V and U are refreshed as a side effect)."""
+        """ν / Δt = Σ_a 2 max|u_a| / h_a + 2τ Σ_a 1/h_a² + α max_{μ>0} |U − s| at the current
+        state (V and U are refreshed as a side effect).
+
+        ν ≤ 1 keeps the forward-Euler transport stage positive (Carrillo–Chertock–Huang:
+        Δt ≤ h / (2 max|u|) in 1-D); the reaction term bounds the splitting error.
+        """
+        ops = self.backend
         self._refresh_potential()
-        if not self._speeds_current:
-            tk.max_face_speeds(self._v, self._shape, self._periodic, self._inv_h, self._speeds)
-            self._speeds_current = self.problem.interaction is None
         bound = 0.0
+        if self._speeds_current:
+            transport_bound = ops.speeds_rate_bound(self._speeds)
+        else:
+            transport_bound = ops.transport_rate_bound(self._v, self._speeds)
+            self._speeds_current = self.problem.interaction is None
         if self.problem.transport:
-            bound += 2.0 * float(np.dot(self._speeds, self._inv_h)) + self._diffusion_number
+            bound += transport_bound
         if self.problem.has_reaction:
             shift, _ = self._refresh_reaction_potential()
-            bound += self.problem.alpha * rk.max_rate(self._mu, self._u, shift)
+            bound += self.problem.alpha * ops.max_rate(self._mu, self._u, shift)
         return bound
-
-    @contextmanager
-    def _threads(self):
-        """Run the enclosed kernels on one Numba thread for small grids."""
-        if not self._single_thread:
-            yield
-            return
-        previous = numba.get_num_threads()
-        numba.set_num_threads(1)
-        try:
-            yield
-        finally:
-            numba.set_num_threads(previous)
 
     def stable_dt(self) -> float:
         """The step the scheme takes next: fixed Δt, or cfl / (ν/Δt).  Raises StabilityError
         when a fixed Δt makes ν > 1."""
-        with self._threads():
+        with self.backend.threads():
             bound = self._rate_bound()
         if self.scheme.dt is not None:
             if self.scheme.dt * bound > 1.0:
@@ -196,7 +196,7 @@ class Solver:
 
     def step(self, dt: float) -> None:
         """Advance the state by Δt = ``dt`` (no stability check: see :meth:`stable_dt`)."""
-        with self._threads():
+        with self.backend.threads():
             if self.scheme.splitting == "strang":
                 self._react(0.5 * dt)
                 self._transport(dt)
@@ -231,8 +231,6 @@ class Solver:
         """μ ← T(Δt) μ by the SSP Runge–Kutta stages of the scheme."""
         if not self.problem.transport:
             return
-        tau = self.problem.tau
-        theta = self.scheme.theta
         base = self._mu
         current = self._mu
         targets = [self._stage, self._next]
@@ -242,9 +240,7 @@ class Solver:
                 self._refresh_potential()
             else:
                 self._evaluate_potential(current, self._v)
-            tk.transport_stage(current, self._v, base, weight_base, weight_stage, dt,
-                               self._shape, self._periodic, self._inv_h, theta,
-                               self._second_order, tau, out)
+            self.backend.transport_stage(current, self._v, base, weight_base, weight_stage, dt, out)
             current = out
         # The last stage's buffer becomes μ and μ's old buffer a work buffer: no copy.
         targets[0 if current is targets[0] else 1] = self._mu
@@ -254,55 +250,40 @@ class Solver:
 
     def _refresh_reaction_potential(self, mu: np.ndarray | None = None) -> tuple[float, float]:
         """Set U = V + τ(log μ + 1) from _v and μ (the current density by default); return
-        the shift s and the source q of the reaction rate −α(U − s)μ + αqμ_b:
-
-        * balanced: s = Ū, q = 0;  unbalanced and none: s = q = 0;
-        * reinjection: s = −⟨U⁻⟩/M, q = ⟨U⁺⟩ with ⟨U^±⟩ = ∫ max(±U, 0) dμ, M = ∫dμ;
-        * reinjection_deficit: s = min(V̄_m, 0)/M, q = max(V̄_m, 0) with V̄_m = ∫U dμ.
-        """
-        problem = self.problem
+        the reaction's shift s and source q of the rate −α(U − s)μ + αqμ_b."""
         mu = self._mu if mu is None else mu
         if self._u is not self._v:
-            rk.total_potential(self._v, mu, problem.tau, self._u)
-        if problem.reaction == "reinjection":
-            mass, positive, negative = rk.signed_moment_sums(mu, self._u)
-            volume = problem.grid.cell_volume
-            return (-negative / mass if mass > 0 else 0.0), positive * volume
-        mass, first = rk.moment_sums(mu, self._u)
-        if problem.reaction == "balanced":
-            return (first / mass if mass > 0 else 0.0), 0.0
-        if problem.reaction == "reinjection_deficit":
-            v_bar_m = first * problem.grid.cell_volume
-            total = mass * problem.grid.cell_volume
-            return (min(v_bar_m, 0.0) / total if total > 0 else 0.0), max(v_bar_m, 0.0)
-        return 0.0, 0.0
+            self.backend.total_potential(self._v, mu, self._u)
+        return self.reaction.rate_parameters(self.backend, mu, self._u,
+                                             self.problem.grid.cell_volume)
 
     def _apply_reaction(self, mu: np.ndarray, shift: float, source: float, dt: float) -> float:
         """μ ← μ e^{−αΔt(U − s)} (+ the μ_b source), the exact step with U, s, q frozen;
         returns Σμ after the step."""
         problem = self.problem
-        if problem.reaction in REINJECTIONS:
-            return rk.reinjection_reaction(mu, self._u, self._prior, shift, source,
-                                           problem.alpha, dt)
-        return rk.exponential_reaction(mu, self._u, shift, problem.alpha * dt)
+        if self.reaction.uses_prior:
+            return self.backend.reinjection_reaction(mu, self._u, self._prior, shift, source,
+                                                     problem.alpha, dt)
+        return self.backend.exponential_reaction(mu, self._u, shift, problem.alpha * dt)
 
     def _react(self, dt: float) -> None:
         """μ ← R(Δt) μ, second order in Δt.
 
-        When U, s or q depend on μ (interaction, τ > 0, reinjection) they are frozen at the
-        midpoint state μ* = R_frozen(Δt/2) μ (midpoint rule); otherwise the frozen step is
-        already exact (balanced: up to the constant shift, removed by the rescale), and
-        with U = F it is μ ← μ exp(−αΔt(F − s₀)) with factors kept from the last step of
-        the same αΔt (see the constructor)."""
+        When U, s or q depend on μ (interaction, τ > 0, a prior source) they are frozen at
+        the midpoint state μ* = R_frozen(Δt/2) μ (midpoint rule); otherwise the frozen step
+        is already exact (up to a constant shift, removed by the rescale when mass is
+        conserved), and with U = F it is μ ← μ exp(−αΔt(F − s₀)) with factors kept from the
+        last step of the same αΔt (see the constructor)."""
         problem = self.problem
         if not problem.has_reaction:
             return
+        ops = self.backend
         rate_dt = problem.alpha * dt
         if self._fixed_factors and rate_dt * self._factor_half_range <= MAX_FACTOR_EXPONENT:
             if rate_dt != self._factors_rate_dt:
-                rk.exponential_factors(self._u, self._factor_shift, rate_dt, self._factors)
+                ops.exponential_factors(self._u, self._factor_shift, rate_dt, self._factors)
                 self._factors_rate_dt = rate_dt
-            mass_after = rk.multiply(self._mu, self._factors)
+            mass_after = ops.multiply(self._mu, self._factors)
         else:
             self._refresh_potential()
             shift, source = self._refresh_reaction_potential()
@@ -312,30 +293,29 @@ class Solver:
                 self._evaluate_potential(self._stage, self._v)
                 shift, source = self._refresh_reaction_potential(self._stage)
             mass_after = self._apply_reaction(self._mu, shift, source, dt)
-        if problem.reaction in ("balanced",) + REINJECTIONS and mass_after > 0:
-            rk.scale(self._mu, self._conserved_mass / mass_after)
+        if self.reaction.conserves_mass and mass_after > 0:
+            ops.scale(self._mu, self._conserved_mass / mass_after)
         self._v_is_current = problem.interaction is None
 
     # -- diagnostics support -------------------------------------------------------
     def rates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(U, transport rate, reaction rate) at the current state, grid-shaped new arrays.
 
-        Transport rate −Σ_a δΦ_a/h_a; reaction rate −α(U − Ū)μ, −αUμ, 0, or
-        −α(U − s)μ + αqμ_b for the reinjection variants (see _refresh_reaction_potential).
+        Transport rate −Σ_a δΦ_a/h_a; reaction rate −α(U − s)μ (+ αqμ_b with a prior source),
+        s and q from the reaction's ``rate_parameters``.
         """
         problem = self.problem
-        shape = problem.grid.shape
+        ops = self.backend
         transport = np.zeros_like(self._mu)
-        with self._threads():
+        with ops.threads():
             self._refresh_potential()
             shift, source = self._refresh_reaction_potential()
             if problem.transport:
-                tk.transport_rhs(self._mu, self._v, self._shape, self._periodic, self._inv_h,
-                                 self.scheme.theta, self._second_order, problem.tau, transport)
+                ops.transport_rate(self._mu, self._v, transport)
         if not problem.has_reaction:
             reaction = np.zeros_like(self._mu)
         else:
             reaction = -problem.alpha * (self._u - shift) * self._mu
-            if problem.reaction in REINJECTIONS:
+            if self.reaction.uses_prior:
                 reaction += problem.alpha * source * self._prior
-        return self._u.reshape(shape).copy(), transport.reshape(shape), reaction.reshape(shape)
+        return (ops.to_host(self._u).copy(), ops.to_host(transport), ops.to_host(reaction))

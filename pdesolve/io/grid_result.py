@@ -229,10 +229,6 @@ class ResultWriter:
             ds[m] = float(row[name])
         self._file.flush()
 
-    def attrs(self) -> dict[str, Any]:
-        """The root attributes written so far."""
-        return read_attrs(self._require_open())
-
     def diagnostics(self) -> dict[str, h5py.Dataset]:
         """The diagnostics columns written so far (datasets of the open file)."""
         return dict(self._require_open()["diagnostics"].items())

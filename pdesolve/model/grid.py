@@ -16,14 +16,21 @@ class Grid:
     ``periodic[a]`` says whether axis ``a`` wraps around; otherwise its two end
     faces are no-flux walls.  Cell ``i`` on axis ``a`` has centre
     ``lower_a + (i + 1/2) h_a`` with ``h_a = (upper_a - lower_a) / cells_a``.
+    A single number for ``lower``, ``upper``, ``cells`` or ``periodic`` applies to every
+    axis (``Grid(-4, 4, 200)`` is 1-D); the dimension is the longest of the four.
     """
 
-    lower: tuple[float, ...]
-    upper: tuple[float, ...]
-    cells: tuple[int, ...]
-    periodic: tuple[bool, ...]
+    lower: tuple[float, ...] | float
+    upper: tuple[float, ...] | float
+    cells: tuple[int, ...] | int
+    periodic: tuple[bool, ...] | bool = False
 
     def __post_init__(self):
+        given = (self.lower, self.upper, self.cells, self.periodic)
+        n = max(len(v) if isinstance(v, (tuple, list)) else 1 for v in given)
+        for name, value in zip(("lower", "upper", "cells", "periodic"), given):
+            if not isinstance(value, (tuple, list)):
+                object.__setattr__(self, name, (value,) * n)
         n = len(self.cells)
         if not 1 <= n <= 3:
             raise ValueError(f"grid dimension must be 1, 2 or 3, got {n}")

@@ -7,9 +7,10 @@ from typing import Protocol
 import numpy as np
 
 from .grid import Grid
+from .interaction import ConvolutionInteraction
+from .potentials import Potential
+from .reactions import REACTIONS, Reaction, get_reaction
 
-REACTIONS = ("balanced", "unbalanced", "none", "reinjection", "reinjection_deficit")
-REINJECTIONS = ("reinjection", "reinjection_deficit")
 LIMITER_THETA = {"extremum": 0.0, "minmod": 1.0, "mc": 2.0}
 
 
@@ -23,21 +24,20 @@ class GridInteraction(Protocol):
 class Problem:
     """∂t μ = ∇·(μ ∇U) − α R(μ) on ``grid``, U = V + τ(log μ + 1), V = F + K ⋆ μ.
 
-    ``reaction`` selects R: ``balanced`` (U − Ū)μ (seed (13)), ``unbalanced`` U μ
-    (seed (12)), ``none``, or a refill from the prior ``prior`` = μ_b (mass 1):
-    ``reinjection``  U μ − ⟨U⁺⟩ μ_b + ⟨U⁻⟩ μ/M, the mean-field limit of the particle
-    algorithm that refills every kill from μ_b and pays every clone with a random kill
-    (README.md, "Reinjection"), or ``reinjection_deficit``
-    U μ − max(V̄_m, 0) μ_b − min(V̄_m, 0) μ/M (DESIGN §1, the limit of refilling only the
-    net deficit when many events happen per step), with ⟨U^±⟩ = ∫ max(±U, 0) dμ,
-    V̄_m = ∫U dμ = ⟨U⁺⟩ − ⟨U⁻⟩ and M = ∫dμ.  Both conserve mass.
-    ``interaction`` is None when K = 0.  ``transport`` False drops the ∇·(μ∇U) term
-    (pure birth–death).  ``loss_offset`` turns the energy into the
-    network loss ½‖f − f_μ‖² = E + ½‖f‖² for neuron-form cases.
+    ``potential`` is F: an array of the grid's shape or a :class:`~pdesolve.model.potentials.Potential`
+    (evaluated at the cell centres).  ``interaction`` is K ⋆ μ: None when K = 0, an object with
+    a ``potential(mu, out)`` method such as :class:`~pdesolve.model.interaction.ConvolutionInteraction`,
+    or a bare kernel k (a callable with a ``gradient``), which is wrapped in a
+    ConvolutionInteraction on ``grid``.  ``reaction`` names R in
+    :data:`pdesolve.model.reactions.REACTIONS`: ``balanced`` (U − Ū)μ (seed (13)),
+    ``unbalanced`` U μ (seed (12)), ``none``, or the refills ``reinjection`` and
+    ``reinjection_deficit`` from the prior ``prior`` = μ_b (mass 1), which conserve mass.
+    ``transport`` False drops the ∇·(μ∇U) term (pure birth–death).  ``loss_offset`` turns
+    the energy into the network loss ½‖f − f_μ‖² = E + ½‖f‖² for neuron-form cases.
     """
 
     grid: Grid
-    potential: np.ndarray
+    potential: np.ndarray | Potential
     interaction: GridInteraction | None = None
     reaction: str = "balanced"
     alpha: float = 1.0
@@ -51,16 +51,32 @@ class Problem:
             raise ValueError(f"reaction must be one of {', '.join(REACTIONS)}, got {self.reaction!r}")
         if self.alpha < 0 or self.tau < 0:
             raise ValueError("alpha and tau must be non-negative")
+        if isinstance(self.potential, Potential):
+            self.potential = self.potential.on_grid(self.grid)
+        elif callable(self.potential):
+            raise TypeError("potential must be an array of the grid's shape or a Potential "
+                            "(wrap a function in CallablePotential(fn, ndim))")
         self.potential = np.ascontiguousarray(self.potential, dtype=np.float64)
         if self.potential.shape != self.grid.shape:
             raise ValueError(f"potential has shape {self.potential.shape}, grid {self.grid.shape}")
-        if self.reaction in REINJECTIONS:
+        if self.interaction is not None and not hasattr(self.interaction, "potential"):
+            if not (callable(self.interaction) and hasattr(self.interaction, "gradient")):
+                raise TypeError("interaction must be None, a grid interaction with a "
+                                "potential(mu, out) method, or a kernel such as GaussianKernel, "
+                                f"got {type(self.interaction).__name__}")
+            self.interaction = ConvolutionInteraction(self.grid, self.interaction)
+        if self.reaction_model.uses_prior:
             if self.prior is None:
-                raise ValueError("the reinjection reaction needs a prior density")
+                raise ValueError(f"the {self.reaction} reaction needs a prior density")
             prior = np.ascontiguousarray(self.prior, dtype=np.float64)
             if prior.shape != self.grid.shape or np.any(prior < 0) or not np.all(np.isfinite(prior)):
                 raise ValueError("prior must be a finite non-negative array of the grid's shape")
             self.prior = prior / self.grid.integrate(prior)
+
+    @property
+    def reaction_model(self) -> Reaction:
+        """The registered reaction ``reaction`` names."""
+        return get_reaction(self.reaction)
 
     @property
     def has_reaction(self) -> bool:
@@ -76,7 +92,8 @@ class Scheme:
     extremum-preserving variant, :func:`pdesolve.fv.backends.numba.transport.reconstruction_slope`);
     ``integrator`` ssprk2 or ssprk3 for transport; ``splitting`` strang
     (R(Δt/2) T(Δt) R(Δt/2)) or lie (T(Δt) R(Δt)); Δt = cfl / ν with the stability
-    number ν of :meth:`pdesolve.fv.solver.Solver.stability_number`, unless ``dt`` is fixed.
+    number ν of :meth:`pdesolve.fv.solver.Solver.stable_dt`, unless ``dt`` is fixed;
+    ``backend`` names the array backend (:data:`pdesolve.fv.backends.BACKENDS`).
     """
 
     order: int = 2
@@ -86,6 +103,7 @@ class Scheme:
     cfl: float = 0.5
     dt: float | None = None
     max_steps: int = 10_000_000
+    backend: str = "numba"
 
     def __post_init__(self):
         if self.order not in (1, 2):

@@ -8,13 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.grid import Grid
-from .birth_death import (birth_death_rates, expected_population_fraction, offspring_counts,
-                          reinject_deficit, reinject_events, restore_population, reweight)
+from ..model.reactions import get_reaction
 from .potential import ParticlePotential
 from .transport import apply_boundary, langevin_noise
 
 INTEGRATORS = ("euler", "heun")
-REINJECTIONS = ("reinjection", "reinjection_deficit")
 
 
 @dataclass(frozen=True)
@@ -28,8 +26,7 @@ class ParticleDynamics:
     integrator: str = "euler"
 
     def __post_init__(self):
-        if self.reaction not in ("balanced", "unbalanced", "none") + REINJECTIONS:
-            raise ValueError(f"unknown reaction {self.reaction!r}")
+        get_reaction(self.reaction)
         if self.integrator not in INTEGRATORS:
             raise ValueError(f"integrator must be one of {INTEGRATORS}, got {self.integrator!r}")
         if self.alpha < 0 or self.tau < 0:
@@ -52,7 +49,7 @@ class ParticleSystem:
                  grid: Grid, dynamics: ParticleDynamics, rng: np.random.Generator,
                  weighted: bool = False,
                  sample_prior: Callable[[int, np.random.Generator], np.ndarray] | None = None):
-        if dynamics.reaction in REINJECTIONS and (weighted or sample_prior is None):
+        if get_reaction(dynamics.reaction).uses_prior and (weighted or sample_prior is None):
             raise ValueError("reinjection needs unweighted particles and a prior sampler")
         self.positions = np.array(positions, dtype=np.float64, order="C")
         self.n, self.ndim = self.positions.shape
@@ -66,10 +63,6 @@ class ParticleSystem:
         self.values = np.zeros(self.n)
         self.gradient = np.zeros((self.n, self.ndim))
         self._trial_gradient = np.zeros((self.n, self.ndim))
-
-    @property
-    def mass(self) -> float:
-        return float(self.weights.sum())
 
     def evaluate(self) -> None:
         """values = V(θ_i), gradient = ∇V(θ_i) at the current state."""
@@ -95,21 +88,7 @@ class ParticleSystem:
     def birth_death(self, dt: float) -> None:
         """Birth–death with V at the current positions (Algorithm 1 / weighted update)."""
         self.evaluate()
-        dyn = self.dynamics
-        balanced = dyn.reaction == "balanced"
-        if self.weighted:
-            reweight(self.weights, self.values, dyn.alpha, dt, balanced)
-            return
-        rates = birth_death_rates(self.values, balanced)
-        counts = offspring_counts(rates, dyn.alpha, dt, self.rng)
-        if dyn.reaction in REINJECTIONS:
-            refill = reinject_events if dyn.reaction == "reinjection" else reinject_deficit
-            self.positions = np.ascontiguousarray(
-                refill(self.positions, counts, self.n, self.rng, self.sample_prior))
-            return
-        if dyn.reaction == "unbalanced":
-            self.weights *= expected_population_fraction(self.values, dyn.alpha, dt)
-        self.positions = np.ascontiguousarray(self.positions[restore_population(counts, self.n, self.rng)])
+        get_reaction(self.dynamics.reaction).particle_step(self, dt)
 
     def step(self, dt: float) -> None:
         """One step: gradient move (if transport), then birth–death (if a reaction)."""
@@ -126,8 +105,8 @@ def default_time_step(system: ParticleSystem, cfl: float) -> float:
     speed = float(np.max(np.linalg.norm(system.gradient, axis=1))) if system.dynamics.transport else 0.0
     limits = [min(system.grid.spacing) / speed] if speed > 0 else []
     if system.dynamics.has_reaction:
-        rates = system.values - system.values.mean() if system.dynamics.reaction == "balanced" \
-            else system.values
+        rates = system.values - system.values.mean() \
+            if get_reaction(system.dynamics.reaction).centred_rates else system.values
         top = system.dynamics.alpha * float(np.max(np.abs(rates)))
         if top > 0:
             limits.append(1.0 / top)

@@ -20,8 +20,9 @@ class Reaction:
 
     ``conserves_mass``: the flow keeps ∫dμ (the grid step is rescaled to the initial mass and
     the run checks the drift).  ``uses_prior``: the rate has the source α q μ_b, so the case
-    needs ``dynamics.prior`` and s, q depend on μ beyond a constant.  ``centred_rates``: the
-    particle rates are V_i − V̄ (the particle step bound uses them).
+    needs ``dynamics.prior``.  ``constant_shift``: s and q do not depend on μ (with U = F the
+    solver then keeps the step's factors).  ``centred_rates``: the particle rates are V_i − V̄
+    (the particle step bound uses them).
     ``rate_parameters(backend, mu, u, cell_volume) -> (s, q)``;
     ``particle_step(system, dt)`` with V evaluated at the current positions.
     """
@@ -30,6 +31,7 @@ class Reaction:
     doc: str
     conserves_mass: bool
     uses_prior: bool
+    constant_shift: bool
     centred_rates: bool
     rate_parameters: Callable[[Any, Any, Any, float], tuple[float, float]]
     particle_step: Callable[[Any, float], None]

@@ -27,5 +27,5 @@ def particle_step(system, dt: float) -> None:
 
 BALANCED = register(Reaction(
     name="balanced", doc="(U − Ū) μ, seed (13): birth–death that conserves mass",
-    conserves_mass=True, uses_prior=False, centred_rates=True,
+    conserves_mass=True, uses_prior=False, constant_shift=False, centred_rates=True,
     rate_parameters=rate_parameters, particle_step=particle_step))

@@ -41,10 +41,10 @@ def _refill(refill):
 
 REINJECTION = register(Reaction(
     name="reinjection", doc="U μ − ⟨U⁺⟩ μ_b + ⟨U⁻⟩ μ/M: every kill refilled from the prior",
-    conserves_mass=True, uses_prior=True, centred_rates=False,
+    conserves_mass=True, uses_prior=True, constant_shift=False, centred_rates=False,
     rate_parameters=event_rate_parameters, particle_step=_refill(reinject_events)))
 REINJECTION_DEFICIT = register(Reaction(
     name="reinjection_deficit",
     doc="U μ − max(V̄_m, 0) μ_b − min(V̄_m, 0) μ/M: only the net deficit refilled",
-    conserves_mass=True, uses_prior=True, centred_rates=False,
+    conserves_mass=True, uses_prior=True, constant_shift=False, centred_rates=False,
     rate_parameters=deficit_rate_parameters, particle_step=_refill(reinject_deficit)))

@@ -28,5 +28,5 @@ def particle_step(system, dt: float) -> None:
 
 UNBALANCED = register(Reaction(
     name="unbalanced", doc="U μ, seed (12): birth–death that changes the mass",
-    conserves_mass=False, uses_prior=False, centred_rates=False,
+    conserves_mass=False, uses_prior=False, constant_shift=True, centred_rates=False,
     rate_parameters=rate_parameters, particle_step=particle_step))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 
@@ -96,40 +98,55 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _run(args: argparse.Namespace) -> int:
-    from .config.case import CaseError, load_case
-    from .io.grid_result import ResultFormatError
-    from .drive.grid_run import NumericalFault, RunInterrupted, resume_case, run_case
-    from .fv.solver import StabilityError
+def _existing(output: Path, force: bool) -> Path:
+    """``output``, unless it exists and ``force`` is off (FileExistsError)."""
+    if output.exists() and not force:
+        raise FileExistsError(f"{output} already exists; use --force to overwrite it")
+    return output
 
-    overrides = tuple(args.overrides)
+
+def _drive(args: argparse.Namespace, start: Callable[[], Any], report: Callable[[Any], str]) -> int:
+    """Run ``start()`` (a grid or particle run of ``args.case``) and turn its outcome into
+    the command's messages and exit code: bad input 2, a failed run 1, an interrupt
+    128 + the signal with the resume command, else ``report(summary)`` unless quiet."""
+    from .config.case import CaseError
+    from .drive.signals import RunInterrupted
+    from .io.grid_result import ResultFormatError
+
     try:
-        case = load_case(args.case, overrides)
-        if args.resume:
-            summary = resume_case(case, args.resume, progress=not args.quiet, overrides=overrides)
-        else:
-            output = args.output or Path(case.output.path)
-            if output.exists() and not args.force:
-                return _fail(f"{output} already exists; use --force to overwrite it", EXIT_BAD_INPUT)
-            summary = run_case(case, output, force=args.force, progress=not args.quiet,
-                               overrides=overrides)
-    except CaseError as err:
+        summary = start()
+    except (CaseError, FileExistsError, ResultFormatError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)
-    except (FileExistsError, ResultFormatError) as err:
-        return _fail(str(err), EXIT_BAD_INPUT)
-    except (NumericalFault, StabilityError) as err:
-        return _fail(f"{args.case}: {err}", EXIT_RUN_FAILED)
     except RunInterrupted as err:
-        sets = "".join(f" --set {o}" for o in overrides)
+        sets = "".join(f" --set {o}" for o in args.overrides)
         print(f"{err}; checkpoint saved in {err.output}\n"
-              f"resume with: pdesolve run {args.case}{sets} --resume {err.output}", file=sys.stderr)
+              f"resume with: pdesolve {args.command} {args.case}{sets} --resume {err.output}",
+              file=sys.stderr)
         return 128 + err.signum
+    except RuntimeError as err:
+        return _fail(f"{args.case}: {err}", EXIT_RUN_FAILED)
     except KeyboardInterrupt:
         print("interrupted before the run started: no result written", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
-        print("\n".join(summary.lines()))
+        print(report(summary))
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .config.case import load_case
+    from .drive.grid_run import resume_case, run_case
+
+    overrides = tuple(args.overrides)
+
+    def start():
+        case = load_case(args.case, overrides)
+        if args.resume:
+            return resume_case(case, args.resume, progress=not args.quiet, overrides=overrides)
+        output = _existing(args.output or Path(case.output.path), args.force)
+        return run_case(case, output, force=args.force, progress=not args.quiet, overrides=overrides)
+
+    return _drive(args, start, lambda summary: "\n".join(summary.lines()))
 
 
 def _count(option: str, text: str | None, minimum: int) -> int | None:
@@ -146,10 +163,8 @@ def _count(option: str, text: str | None, minimum: int) -> int | None:
 
 
 def _particles(args: argparse.Namespace) -> int:
-    from .config.case import CaseError, load_case
-    from .io.grid_result import ResultFormatError
+    from .config.case import load_case
     from .drive.particle_run import resume_particles_file, run_particles_file
-    from .drive.grid_run import RunInterrupted
 
     overrides = tuple(args.overrides)
     try:
@@ -157,33 +172,18 @@ def _particles(args: argparse.Namespace) -> int:
                        seed=_count("--seed", args.seed, 0), workers=_count("--workers", args.workers, 1))
     except ValueError as err:
         return _fail(str(err), EXIT_BAD_INPUT)
-    try:
+
+    def start():
         case = load_case(args.case, overrides)
         if args.resume:
-            summary = resume_particles_file(case, args.resume, progress=not args.quiet, overrides=overrides,
-                                            keep_positions=True if args.positions else None, **options)
-        else:
-            default = Path(case.output.path)
-            output = args.output or default.with_name(f"{default.stem}_particles.h5")
-            if output.exists() and not args.force:
-                return _fail(f"{output} already exists; use --force to overwrite it", EXIT_BAD_INPUT)
-            summary = run_particles_file(case, output, force=args.force, progress=not args.quiet,
-                                         keep_positions=args.positions, overrides=overrides, **options)
-    except (CaseError, FileExistsError, ResultFormatError) as err:
-        return _fail(str(err), EXIT_BAD_INPUT)
-    except RuntimeError as err:
-        return _fail(f"{args.case}: {err}", EXIT_RUN_FAILED)
-    except RunInterrupted as err:
-        sets = "".join(f" --set {o}" for o in overrides)
-        print(f"{err}; checkpoint saved in {err.output}\n"
-              f"resume with: pdesolve particles {args.case}{sets} --resume {err.output}", file=sys.stderr)
-        return 128 + err.signum
-    except KeyboardInterrupt:
-        print("interrupted before the run started: no result written", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if not args.quiet:
-        print(summary.line())
-    return 0
+            return resume_particles_file(case, args.resume, progress=not args.quiet, overrides=overrides,
+                                         keep_positions=True if args.positions else None, **options)
+        default = Path(case.output.path)
+        output = _existing(args.output or default.with_name(f"{default.stem}_particles.h5"), args.force)
+        return run_particles_file(case, output, force=args.force, progress=not args.quiet,
+                                  keep_positions=args.positions, overrides=overrides, **options)
+
+    return _drive(args, start, lambda summary: summary.line())
 
 
 def _compare(args: argparse.Namespace) -> int:

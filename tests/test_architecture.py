@@ -11,9 +11,15 @@ import pytest
 
 from pdesolve import (ConvolutionInteraction, GaussianKernel, Grid, Problem, Quadratic, Scheme,
                       Solver, load_case)
-from pdesolve.config.case import CaseError, KindSpec, validate_case_data
+from pdesolve.config.case import Case, CaseError, KindSpec, validate_case_data
+from pdesolve.config.reference import REFERENCE, rewritten
+from pdesolve.config.schema import REQUIRED
 from pdesolve.fv.backends import BACKENDS, make_backend
 from pdesolve.fv.diagnostics import energy
+from pdesolve.model.build import build_setup
+from pdesolve.model.initial import DENSITIES, initial_density_from_spec
+from pdesolve.model.interaction import INTERACTIONS, interaction_from_spec
+from pdesolve.model.potentials import POTENTIALS, potential_from_spec
 from pdesolve.model.reactions import REACTIONS, Reaction, get_reaction, register
 from pdesolve.particles import ParticleDynamics, ParticlePotential, ParticleSystem
 from pdesolve.model.potentials import ZeroPotential
@@ -185,3 +191,40 @@ def test_solver_reports_mass_energy_and_u():
 def test_zero_potential_object_matches_the_zero_array():
     grid = Grid(0.0, 1.0, 8)
     np.testing.assert_array_equal(Problem(grid, ZeroPotential(1)).potential, np.zeros(8))
+
+
+# --- the kind registries ----------------------------------------------------------------------
+
+def test_the_case_reference_is_generated_from_the_registries():
+    text = REFERENCE.read_text(encoding="utf-8")
+    assert rewritten(text) == text, "run python -m pdesolve.config.reference --write"
+    for registry in (POTENTIALS, INTERACTIONS, DENSITIES):
+        for name in registry:
+            assert f'| `"{name}"`' in text
+
+
+def test_hand_written_tables_take_the_case_file_defaults():
+    grid = Grid((-2.0, -2.0), (2.0, 2.0), 12)
+    np.testing.assert_array_equal(potential_from_spec({"kind": "quadratic"}, 2).on_grid(grid),
+                                  Quadratic([0.0, 0.0], 1.0).on_grid(grid))
+    assert interaction_from_spec({"kind": "gaussian"}, grid).kernel == GaussianKernel(1.0, 1.0)
+    np.testing.assert_array_equal(initial_density_from_spec({"kind": "gaussian"}, grid),
+                                  initial_density_from_spec({"kind": "gaussian", "mean": 0.0,
+                                                             "std": 1.0, "mass": 1.0}, grid))
+
+
+@pytest.mark.parametrize("family, registry, section", [
+    ("potential", POTENTIALS, "potential"), ("interaction", INTERACTIONS, "interaction"),
+    ("initial", DENSITIES, "initial")])
+def test_every_registered_kind_validates_and_builds_from_its_defaults(family, registry, section):
+    """A case naming only the kind (and its required keys) loads, and the built object is the
+    registry builder's on the validated table: the keys are declared once."""
+    fillers = {"expr": "x*x + y*y + 1", "centers": [0.0], "variances": [1.0], "weights": [1.0]}
+    for name, kind in registry.items():
+        table = {"kind": name, **{k: fillers[k] for k, key in kind.keys.items()
+                                  if key.default is REQUIRED}}
+        data = {"grid": {"lower": [-2, -2], "upper": [2, 2], "cells": 8}, "time": {"t_end": 1},
+                section: table}
+        case = Case.from_data("c.toml", "", validate_case_data(data, "c.toml"))
+        assert getattr(case, section).kind == name
+        build_setup(case)

@@ -1,11 +1,8 @@
 """A grid run of a case from start to result file: build, integrate, observe, write."""
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +15,8 @@ from ..config.case import Case, CaseError
 from ..io.grid_result import STATUS_FAILED, ResultWriter
 from .resources import DISK_WARNING_BYTES, available_memory, estimate, gib
 from ..fv.solver import Solver, StabilityError
+from .observers import Cadence, Observer, notify
+from .signals import RunInterrupted, stop_on_signals
 
 MASS_DRIFT_TOLERANCE = 1e-9  # relative, for dynamics that conserve mass
 DT_COLLAPSE = 1e-10  # a step below this fraction of t_end is a collapse
@@ -92,35 +91,6 @@ def check_state(solver: Solver, mass0: float) -> None:
                 "the density reached a no-flux wall it should not cross, or the state is corrupt")
 
 
-class RunInterrupted(Exception):
-    """SIGINT or SIGTERM arrived; the run stopped after a whole step and checkpointed."""
-
-    def __init__(self, signum: int, output: Path, t: float, steps: int):
-        super().__init__(f"interrupted by {signal.Signals(signum).name} at t = {t:g} after step {steps}")
-        self.signum = signum
-        self.output = output
-
-
-@contextmanager
-def stop_on_signals():
-    """Within the block, SIGINT/SIGTERM only raise a flag (``flag["signum"]``) that the
-    time loop checks after each step; the previous handlers come back afterwards."""
-    flag = {"signum": None}
-
-    def handler(signum, frame):
-        flag["signum"] = signum
-
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
               checkpoint: dict | None = None, checkpoint_steps: int = 0,
               checkpoint_seconds: float = 0.0, stop: dict | None = None) -> RunSummary:
@@ -150,30 +120,38 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
     row = first
     bar = tqdm(total=float(times[-1]), initial=solver.t, unit="t", disable=None if progress else True,
                leave=False, bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]")
-    last = {"dt": 0.0, "saved_at": time.perf_counter()}
+    last = {"dt": 0.0}
+    checkpoints = Cadence(checkpoint_steps, checkpoint_seconds)
 
     def save_checkpoint() -> None:
         writer.write_checkpoint(**solver.state(), snapshots=next_output, next_output=next_output)
-        last["saved_at"] = time.perf_counter()
+        checkpoints.restart()
+
+    def show_progress(s: Solver, dt: float) -> None:
+        last["dt"] = dt
+        bar.update(dt)
+        if s.steps % 50 == 0:
+            bar.set_postfix_str(f"{s.steps / (time.perf_counter() - started):.0f} steps/s", refresh=False)
+
+    def check_step_size(s: Solver, dt: float) -> None:
+        if dt < DT_COLLAPSE * float(times[-1]) and s.t < float(times[next_output]):
+            raise NumericalFault(
+                f"time step collapsed to {dt:.3g} at step {s.steps}, t = {s.t:g}: the potential "
+                "gradient or the reaction rate α|U − Ū| blew up; check F, K and dynamics.alpha")
+
+    def stop_if_signalled(s: Solver, dt: float) -> None:
+        if stop["signum"] is not None:
+            save_checkpoint()
+            writer.suspend()
+            raise RunInterrupted(stop["signum"], writer.path, s.t, s.steps)
+
+    observers = [Observer(show_progress), Observer(check_step_size), Observer(stop_if_signalled),
+                 Observer(lambda s, dt: save_checkpoint(), checkpoints)]
+
+    def on_step(s: Solver, dt: float) -> None:
+        notify(observers, s, s.steps, dt)
 
     with bar:
-        def on_step(s: Solver, dt: float) -> None:
-            last["dt"] = dt
-            bar.update(dt)
-            if s.steps % 50 == 0:
-                bar.set_postfix_str(f"{s.steps / (time.perf_counter() - started):.0f} steps/s", refresh=False)
-            if dt < DT_COLLAPSE * float(times[-1]) and s.t < float(times[next_output]):
-                raise NumericalFault(
-                    f"time step collapsed to {dt:.3g} at step {s.steps}, t = {s.t:g}: the potential "
-                    "gradient or the reaction rate α|U − Ū| blew up; check F, K and dynamics.alpha")
-            if stop["signum"] is not None:
-                save_checkpoint()
-                writer.suspend()
-                raise RunInterrupted(stop["signum"], writer.path, s.t, s.steps)
-            if ((checkpoint_steps and s.steps % checkpoint_steps == 0)
-                    or (checkpoint_seconds and time.perf_counter() - last["saved_at"] >= checkpoint_seconds)):
-                save_checkpoint()
-
         while next_output < len(times):
             try:
                 solver.advance(float(times[next_output]), on_step)

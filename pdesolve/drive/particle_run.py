@@ -19,7 +19,7 @@ Checkpoints (file runs).  After each segment the parent writes the segment's out
 then the replicate's state (or, when it is done, marks it finished).  On SIGINT/SIGTERM the
 parent stops handing out segments and raises a stop flag that each running replicate reads
 after every step: it finishes that step and returns its state, the parent checkpoints it,
-marks the file interrupted and raises :class:`~pdesolve.drive.grid_run.RunInterrupted`.  A resumed run
+marks the file interrupted and raises :class:`~pdesolve.drive.signals.RunInterrupted`.  A resumed run
 continues each checkpointed replicate from its state and starts the others from their seeds,
 so the file ends bit for bit as an uninterrupted run's.
 """
@@ -44,7 +44,8 @@ from tqdm import tqdm
 
 from ..model.build import Setup, build_setup
 from ..config.case import Case, CaseError
-from .grid_run import RunInterrupted, stop_on_signals
+from .observers import Cadence
+from .signals import RunInterrupted, stop_on_signals
 from ..particles.interaction import particle_interaction
 from ..particles.observables import energy, histogram, moments
 from ..io.particle_result import ParticleWriter, ReplicateCheckpoint
@@ -167,7 +168,7 @@ class ReplicateRunner:
         system = self._system(state.positions, rng)
         system.weights[:] = state.weights
         times = self.plan.times
-        started = time.perf_counter()
+        checkpoints = Cadence(checkpoint_steps, checkpoint_seconds)
         rows = []
         while state.next_output < times.size:
             k = state.next_output
@@ -183,9 +184,7 @@ class ReplicateRunner:
                 state.substep += 1
                 state.steps += 1
                 state.t = origin + state.substep * dt
-                pause = segmented and (
-                    (checkpoint_steps > 0 and state.steps % checkpoint_steps == 0)
-                    or (checkpoint_seconds > 0 and time.perf_counter() - started >= checkpoint_seconds))
+                pause = segmented and checkpoints.due(state.steps)
             if state.substep == count:
                 rows.append((k, self.observe(system)))
                 state.next_output, state.substep, state.t = k + 1, 0, float(times[k])

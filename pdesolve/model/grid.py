@@ -9,6 +9,14 @@ import numpy as np
 AXIS_NAMES = ("x", "y", "z")
 
 
+def per_axis(value, ndim: int, name: str) -> np.ndarray:
+    """``value`` (a number, or ``ndim`` numbers) as a new float64 vector of length ``ndim``."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim > 1 or (array.ndim == 1 and array.size not in (1, ndim)):
+        raise ValueError(f"{name} must be a number or {ndim} numbers, got {value!r}")
+    return np.broadcast_to(array.reshape(-1), (ndim,)).copy()
+
+
 @dataclass(frozen=True)
 class Grid:
     """A box ``[lower_a, upper_a]`` per axis cut into ``cells_a`` equal cells.

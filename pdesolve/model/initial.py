@@ -11,15 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..config.expression import compile_expression
-from .grid import AXIS_NAMES, Grid
-
-
-def _per_axis(value, ndim: int, name: str) -> np.ndarray:
-    """``value`` (a number, or ``ndim`` numbers) as a float64 vector of length ``ndim``."""
-    array = np.asarray(value, dtype=np.float64).reshape(-1)
-    if array.size not in (1, ndim):
-        raise ValueError(f"Gaussian {name} must be a number or {ndim} numbers, got {value!r}")
-    return np.broadcast_to(array, (ndim,))
+from .grid import AXIS_NAMES, Grid, per_axis
 
 
 def _normalised(values: np.ndarray, grid: Grid, mass: float, what: str) -> np.ndarray:
@@ -41,7 +33,7 @@ def gaussian_density(grid: Grid, mean: Sequence[float] | float, std: Sequence[fl
     the Gaussian is not wrapped around: mass beyond the box is simply cut off (and the
     rest rescaled), so it should be narrow compared with the period.
     """
-    mean, std = _per_axis(mean, grid.ndim, "mean"), _per_axis(std, grid.ndim, "std")
+    mean, std = per_axis(mean, grid.ndim, "Gaussian mean"), per_axis(std, grid.ndim, "Gaussian std")
     if not np.all(std > 0):
         raise ValueError(f"Gaussian std must be positive, got {std.tolist()}")
     values = np.ones(grid.shape)

@@ -14,15 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..config.expression import compile_expression
-from .grid import AXIS_NAMES, Grid
-
-
-def _per_axis(value, ndim: int, name: str) -> np.ndarray:
-    """``value`` (a number, or ``ndim`` numbers) as a float64 vector of length ``ndim``."""
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim > 1 or (array.ndim == 1 and array.size not in (1, ndim)):
-        raise ValueError(f"{name} must be a number or a list of {ndim} numbers, got {value!r}")
-    return np.broadcast_to(array.reshape(-1), (ndim,)).copy()
+from .grid import AXIS_NAMES, Grid, per_axis
 
 
 class Potential(ABC):
@@ -91,7 +83,7 @@ class Quadratic(Potential):
     def __init__(self, center: Sequence[float], stiffness: Sequence[float] | float):
         self.center = np.atleast_1d(np.asarray(center, dtype=np.float64))
         self.ndim = self.center.size
-        self.stiffness = _per_axis(stiffness, self.ndim, "stiffness")
+        self.stiffness = per_axis(stiffness, self.ndim, "stiffness")
 
     def _value(self, x):
         return sum(0.5 * k * (xa - c) ** 2 for xa, c, k in zip(x, self.center, self.stiffness))
@@ -138,7 +130,7 @@ class MultiWell(Potential):
         if not np.all(self.period > 0):
             raise ValueError(f"multi_well periods must be positive, got {period!r}")
         self.depth = float(depth)
-        self.tilt = _per_axis(tilt, self.ndim, "tilt")
+        self.tilt = per_axis(tilt, self.ndim, "tilt")
 
     def _value(self, x):
         return sum(self.depth * (1.0 - np.cos(2.0 * math.pi * xa / p)) + t * xa
@@ -288,7 +280,7 @@ class MixtureTarget(Potential):
         self.centers = centers
         self.input_dim = centers.shape[1]
         self.ndim = self.input_dim + 1
-        self.variances = _per_axis(variances, m, "variances")
+        self.variances = per_axis(variances, m, "variances")
         if not (np.all(self.variances > 0) and unit_variance > 0):
             raise ValueError("mixture_target variances and unit_variance must be positive")
         self.unit_variance = float(unit_variance)
@@ -363,7 +355,7 @@ def potential_from_spec(spec: dict, ndim: int) -> Potential:
         return spec[key]
 
     def axes(key: str) -> np.ndarray:
-        return _per_axis(need(key), ndim, key)
+        return per_axis(need(key), ndim, key)
 
     if kind == "none":
         return ZeroPotential(ndim)
@@ -378,9 +370,9 @@ def potential_from_spec(spec: dict, ndim: int) -> Potential:
     if kind == "mixture_target":
         if ndim < 2:
             raise ValueError("mixture_target needs 2 or more axes: unit centre z and weight c")
-        centers = [_per_axis(c, ndim - 1, "each of centers") for c in need("centers")]
+        centers = [per_axis(c, ndim - 1, "each of centers") for c in need("centers")]
         weights = np.atleast_1d(np.asarray(need("weights"), dtype=np.float64))
-        variances = _per_axis(need("variances"), weights.size, "variances")
+        variances = per_axis(need("variances"), weights.size, "variances")
         return MixtureTarget(centers, variances, weights, need("unit_variance"))
     raise ValueError(f"unknown potential kind {kind!r} (allowed: none, quadratic, double_well, "
                      "multi_well, expression, mixture_target)")

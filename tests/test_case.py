@@ -394,6 +394,9 @@ def test_case_error_formatting():
 # --- every bounded key, at and just beyond each end of its range ---------------------------
 
 from pdesolve.config import case as case_module  # noqa: E402
+from pdesolve.model.initial import DENSITIES, DENSITY_COMMON  # noqa: E402
+from pdesolve.model.interaction import INTERACTIONS  # noqa: E402
+from pdesolve.model.potentials import POTENTIALS  # noqa: E402
 
 _FILLERS = {"expr": "x", "centers": [0.0], "variances": [1.0], "weights": [1.0]}
 
@@ -403,14 +406,12 @@ def _bounded_keys():
     checks a range, found by walking the schema tables, so a new key is covered too."""
     tables = [("dynamics", None, case_module._DYNAMICS), ("time", None, case_module._TIME),
               ("output", None, case_module._OUTPUT), ("particles", None, case_module._PARTICLES)]
-    for section, kinds in (("potential", case_module._POTENTIALS),
-                           ("interaction", case_module._INTERACTIONS),
-                           ("initial", case_module._DENSITIES),
-                           ("dynamics.prior", case_module._DENSITIES)):
+    for section, kinds in (("potential", POTENTIALS), ("interaction", INTERACTIONS),
+                           ("initial", DENSITIES), ("dynamics.prior", DENSITIES)):
         for kind, spec in kinds.items():
             keys = dict(spec.keys)
             if section in ("initial", "dynamics.prior"):
-                keys.update(case_module._DENSITY_COMMON)
+                keys.update(DENSITY_COMMON)
             tables.append((section, kind, keys))
     found = []
     for section, kind, keys in tables:
@@ -420,7 +421,7 @@ def _bounded_keys():
             bounds = cells.get("bounds")
             if bounds is not None:
                 integer = cells.get("integer", spec.read.__qualname__.startswith("_integer"))
-                listed = spec.read.__qualname__.startswith("_number_list")
+                listed = spec.read.__qualname__.startswith("number_list")
                 found.append((f"{section}.{name}", kind, bounds, integer, listed))
     return found
 
@@ -464,8 +465,8 @@ def test_every_bounded_key_accepts_its_range_and_refuses_beyond_it(key, kind, bo
             data["dynamics"]["reaction"] = "reinjection"
         if kind is not None:
             table["kind"] = kind
-            spec = dict(getattr(case_module, {"potential": "_POTENTIALS", "interaction": "_INTERACTIONS"}
-                                .get(path[0], "_DENSITIES"))[kind].keys)
+            spec = dict({"potential": POTENTIALS, "interaction": INTERACTIONS}
+                        .get(path[0], DENSITIES)[kind].keys)
             table.update({k: v for k, v in _FILLERS.items() if k in spec and k != leaf})
         table[leaf] = [value] if listed else value
         if kind == "mixture_target":

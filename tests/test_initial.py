@@ -90,7 +90,8 @@ def test_unsafe_expression_is_rejected():
 
 @pytest.mark.parametrize("spec, message", [
     ({"kind": "gaussian", "mean": 0.0, "std": 0.0}, "std must be positive"),
-    ({"kind": "gaussian", "mean": 0.0}, "needs the key 'std'"),
+    ({"kind": "expression", "mass": 2.0}, "needs the key 'expr'"),
+    ({"kind": "uniform", "std": 1.0}, r"does not take \['std'\]"),
     ({"kind": "gaussian", "mean": [0.0, 1.0], "std": 1.0}, "mean must be a number or 1 numbers"),
     ({"kind": "gaussian", "mean": 100.0, "std": 0.1}, "cannot normalise"),
     ({"kind": "uniform", "mass": -1.0}, "mass must be positive"),

@@ -298,7 +298,7 @@ def test_spec_expression():
 @pytest.mark.parametrize("spec", [
     {"kind": "coulomb"},
     {"width": 1.0},
-    {"kind": "gaussian"},
+    {"kind": "expression"},
     {"kind": "quadratic", "strength": 1.0, "width": 2.0},
 ])
 def test_bad_specs_are_rejected(spec):

@@ -258,7 +258,8 @@ def test_potential_from_spec(spec, ndim, expected):
 
 @pytest.mark.parametrize("spec, ndim, message", [
     ({"kind": "banana"}, 2, "unknown potential kind"),
-    ({"kind": "quadratic", "center": [0.0, 0.0]}, 2, "needs the key 'stiffness'"),
+    ({"kind": "expression"}, 2, "needs the key 'expr'"),
+    ({"kind": "quadratic", "stiffnes": 1.0}, 2, r"does not take \['stiffnes'\]"),
     ({"kind": "quadratic", "center": [0.0, 0.0, 1.0], "stiffness": 1.0}, 2, "center must be"),
     ({"kind": "double_well", "center": 0.0, "radius": 0.0, "depth": 1.0}, 1, "radius"),
     ({"kind": "expression", "expr": "x + q"}, 2, "unknown name 'q'"),

@@ -6,11 +6,12 @@ grid.integrate(μ₀) = Σ_i μ₀_i |cell| = mass.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..config.expression import compile_expression
+from ..config.schema import POSITIVE, REQUIRED, Key, Kind, expression, kind_of, number, per_axis_numbers
 from .grid import AXIS_NAMES, Grid, per_axis
 
 
@@ -63,25 +64,24 @@ def expression_density(grid: Grid, text: str, mass: float = 1.0) -> np.ndarray:
     return _normalised(values, grid, mass, f"initial density {text!r}")
 
 
-def initial_density_from_spec(spec: dict, grid: Grid) -> np.ndarray:
-    """μ₀ on ``grid`` from a validated case-file entry.
+# The [initial] (and [dynamics.prior]) kinds of a case file: keys, density up to its mass,
+# builder ``build(spec, grid)``; every kind also takes ``mass`` (DENSITY_COMMON).
+DENSITIES: dict[str, Kind] = {
+    "gaussian": Kind(
+        {"mean": Key(per_axis_numbers(), 0.0), "std": Key(per_axis_numbers(POSITIVE), 1.0)},
+        doc="Π_a exp(−(θ_a − mean_a)² / (2 std_a²))",
+        build=lambda spec, grid: gaussian_density(grid, spec["mean"], spec["std"], float(spec["mass"]))),
+    "uniform": Kind({}, doc="1", build=lambda spec, grid: uniform_density(grid, float(spec["mass"]))),
+    "expression": Kind(
+        {"expr": Key(expression, REQUIRED)},
+        doc="the expression in `x`, `y`, `z` (must be ≥ 0 on the grid)",
+        build=lambda spec, grid: expression_density(grid, spec["expr"], float(spec["mass"]))),
+}
+DENSITY_COMMON = {"mass": Key(number(POSITIVE), 1.0)}
 
-    ``spec["kind"]`` is ``gaussian`` (mean, std: per axis), ``uniform`` or ``expression``
-    (expr); ``spec.get("mass", 1.0)`` is the total mass grid.integrate(μ₀).
-    """
-    kind = spec.get("kind")
-    mass = float(spec.get("mass", 1.0))
 
-    def need(key: str):
-        if key not in spec:
-            raise ValueError(f"initial density of kind {kind!r} needs the key {key!r}")
-        return spec[key]
-
-    if kind == "gaussian":
-        return gaussian_density(grid, need("mean"), need("std"), mass)
-    if kind == "uniform":
-        return uniform_density(grid, mass)
-    if kind == "expression":
-        return expression_density(grid, need("expr"), mass)
-    raise ValueError(f"unknown initial density kind {kind!r} "
-                     "(allowed: gaussian, uniform, expression)")
+def initial_density_from_spec(spec: Mapping, grid: Grid) -> np.ndarray:
+    """μ₀ on ``grid`` from a density table (a validated case's, or a dict written by hand:
+    missing keys take their case-file defaults); ``mass`` is grid.integrate(μ₀)."""
+    entry = kind_of("initial density", DENSITIES, spec)
+    return entry.build(entry.complete("initial density", spec, DENSITY_COMMON), grid)

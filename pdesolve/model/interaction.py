@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 from scipy import fft
 
+from ..config.schema import POSITIVE, REQUIRED, Key, Kind, expression, kind_of, number
 from .grid import AXIS_NAMES, Grid
 
 
@@ -317,49 +318,40 @@ class NeuronInteraction:
 
 Interaction = NoInteraction | ConvolutionInteraction | NeuronInteraction
 
-_SPEC_KEYS = {
-    "none": (set(), set()),
-    "gaussian": ({"width"}, {"strength"}),
-    "quadratic": ({"strength"}, set()),
-    "expression": ({"expr"}, set()),
-    "neuron": ({"unit_variance"}, set()),
+def _convolution(make_kernel):
+    return lambda spec, grid, workers: ConvolutionInteraction(grid, make_kernel(spec, grid), workers)
+
+
+# The [interaction] kinds of a case file: keys, formula, builder ``build(spec, grid, workers)``.
+INTERACTIONS: dict[str, Kind] = {
+    "none": Kind({}, doc="0", build=lambda spec, grid, workers: NoInteraction(grid)),
+    "gaussian": Kind(
+        {"width": Key(number(POSITIVE), 1.0, "w"), "strength": Key(number(), 1.0, "s")},
+        doc="s exp(−\\|θ − θ'\\|² / (2w²)); s > 0 repulsive, s < 0 attractive",
+        build=_convolution(lambda spec, grid: GaussianKernel(float(spec["width"]),
+                                                             float(spec["strength"])))),
+    "quadratic": Kind(
+        {"strength": Key(number(), 1.0, "b")}, doc="(b/2) \\|θ − θ'\\|² (b > 0 attractive)",
+        build=_convolution(lambda spec, grid: QuadraticKernel(float(spec["strength"])))),
+    "expression": Kind(
+        {"expr": Key(expression, REQUIRED)},
+        doc="k(θ − θ'): the expression in `x`, `y`, `z` evaluated at the displacement",
+        build=_convolution(lambda spec, grid: ExpressionKernel(str(spec["expr"]), grid.ndim))),
+    "neuron": Kind(
+        {"unit_variance": Key(number(POSITIVE), 0.5, "s²")}, min_dim=2,
+        doc="c c' k(z − z'), k = N(·; 0, 2 s² I) = ∫ φ(x, z) φ(x, z') dx",
+        build=lambda spec, grid, workers: NeuronInteraction(
+            grid, NormalDensityKernel(2.0 * float(spec["unit_variance"])), workers)),
 }
 
 
-def interaction_from_spec(spec: dict, grid: Grid, workers: int | None = None) -> Interaction:
-    """Build the interaction a case file's ``interaction`` table describes.
-
-    ``spec["kind"]`` is one of
-      "none";
-      "gaussian"   {width, strength=1}: k(d) = strength exp(−|d|²/(2 width²));
-      "quadratic"  {strength}:          k(d) = (strength/2) |d|²;
-      "expression" {expr}:              k(d) = expr in the axis names x, y, z;
-      "neuron"     {unit_variance s²}:  K = c c' k(z − z'), k = ∫ φ(x − z) φ(x − z') dx
-                   for normalised Gaussian units φ of variance s², i.e. the normal
-                   density of variance 2 s² over the d − 1 position axes.
-    """
-    kind = spec.get("kind")
-    if kind not in _SPEC_KEYS:
-        raise ValueError(f"unknown interaction kind {kind!r}; expected one of {sorted(_SPEC_KEYS)}")
-    required, optional = _SPEC_KEYS[kind]
-    given = set(spec) - {"kind"}
-    if missing := required - given:
-        raise ValueError(f"interaction {kind!r} needs {sorted(missing)}")
-    if unknown := given - required - optional:
-        raise ValueError(f"interaction {kind!r} does not take {sorted(unknown)}")
-
-    if kind == "none":
-        return NoInteraction(grid)
-    if kind == "gaussian":
-        kernel = GaussianKernel(float(spec["width"]), float(spec.get("strength", 1.0)))
-    elif kind == "quadratic":
-        kernel = QuadraticKernel(float(spec["strength"]))
-    elif kind == "expression":
-        kernel = ExpressionKernel(str(spec["expr"]), grid.ndim)
-    else:
-        kernel_z = NormalDensityKernel(2.0 * float(spec["unit_variance"]))
-        return NeuronInteraction(grid, kernel_z, workers)
-    return ConvolutionInteraction(grid, kernel, workers)
+def interaction_from_spec(spec: Mapping, grid: Grid, workers: int | None = None) -> Interaction:
+    """The interaction an [interaction] table describes (a validated case's, or a dict written
+    by hand: missing keys take their case-file defaults); kinds and keys in ``INTERACTIONS``.
+    The neuron form's k is the normal density of variance 2 s² over the d − 1 position axes,
+    ∫ φ(x − z) φ(x − z') dx for normalised Gaussian units φ of variance s²."""
+    entry = kind_of("interaction", INTERACTIONS, spec)
+    return entry.build(entry.complete("interaction", spec), grid, workers)
 
 
 # ---------------------------------------------------------------------------

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..config.expression import compile_expression
+from ..config.schema import (NON_NEGATIVE, POSITIVE, REQUIRED, Context, Key, Kind, centers, expression,
+                             kind_of, number, number_list, per_axis_numbers)
 from .grid import AXIS_NAMES, Grid, per_axis
 
 
@@ -339,40 +341,77 @@ def _gaussian(squared_distance, variance, dim: int):
     return np.exp(-0.5 * squared_distance / variance) / (2.0 * math.pi * variance) ** (dim / 2)
 
 
-def potential_from_spec(spec: dict, ndim: int) -> Potential:
-    """Build the potential a validated case-file entry describes.
+def _check_multi_well(values: dict, prefix: str, ctx: Context) -> None:
+    """On a periodic axis F must be periodic too: no tilt, and the period divides the box."""
+    for axis, boundary in enumerate(ctx.grid["boundary"]):
+        if boundary != "periodic":
+            continue
+        name = AXIS_NAMES[axis]
+        if values["tilt"][axis] != 0:
+            ctx.fail(f"{prefix}.tilt", f"{values['tilt'][axis]:g} on periodic axis {name} makes "
+                                       "the potential jump at the wrap", "0 on periodic axes")
+        length = ctx.grid["upper"][axis] - ctx.grid["lower"][axis]
+        period = values["period"][axis]
+        ratio = length / period
+        if round(ratio) < 1 or abs(ratio - round(ratio)) > 1e-6 * ratio:
+            ctx.fail(f"{prefix}.period", f"{period:g} on periodic axis {name} does not divide the "
+                                         f"box length {length:g}", "length / period an integer")
 
-    ``spec["kind"]`` is one of ``none``, ``quadratic`` (center, stiffness), ``double_well``
-    (center, radius, depth), ``multi_well`` (period, depth, tilt), ``expression`` (expr)
-    or ``mixture_target`` (centers, variances, weights, unit_variance; ndim = d_x + 1).
-    Per-axis entries may be scalars, which are broadcast to all ``ndim`` axes.
-    """
-    kind = spec.get("kind")
 
-    def need(key: str):
-        if key not in spec:
-            raise ValueError(f"potential of kind {kind!r} needs the key {key!r}")
-        return spec[key]
+def _check_mixture(values: dict, prefix: str, ctx: Context) -> None:
+    """One variance and one weight per centre."""
+    m = len(values["centers"])
+    for name in ("variances", "weights"):
+        if len(values[name]) != m:
+            ctx.fail(f"{prefix}.{name}", f"expected {m} entries, one per entry of "
+                                         f"{prefix}.centers, got {len(values[name])}")
 
-    def axes(key: str) -> np.ndarray:
-        return per_axis(need(key), ndim, key)
 
-    if kind == "none":
-        return ZeroPotential(ndim)
-    if kind == "quadratic":
-        return Quadratic(axes("center"), axes("stiffness"))
-    if kind == "double_well":
-        return DoubleWell(axes("center"), need("radius"), need("depth"))
-    if kind == "multi_well":
-        return MultiWell(axes("period"), need("depth"), axes("tilt"))
-    if kind == "expression":
-        return ExpressionPotential(need("expr"), ndim)
-    if kind == "mixture_target":
-        if ndim < 2:
-            raise ValueError("mixture_target needs 2 or more axes: unit centre z and weight c")
-        centers = [per_axis(c, ndim - 1, "each of centers") for c in need("centers")]
-        weights = np.atleast_1d(np.asarray(need("weights"), dtype=np.float64))
-        variances = per_axis(need("variances"), weights.size, "variances")
-        return MixtureTarget(centers, variances, weights, need("unit_variance"))
-    raise ValueError(f"unknown potential kind {kind!r} (allowed: none, quadratic, double_well, "
-                     "multi_well, expression, mixture_target)")
+def _mixture_target(spec, ndim: int) -> MixtureTarget:
+    if ndim < 2:
+        raise ValueError("mixture_target needs 2 or more axes: unit centre z and weight c")
+    centers = [per_axis(c, ndim - 1, "each of centers") for c in spec["centers"]]
+    weights = np.atleast_1d(np.asarray(spec["weights"], dtype=np.float64))
+    variances = per_axis(spec["variances"], weights.size, "variances")
+    return MixtureTarget(centers, variances, weights, spec["unit_variance"])
+
+
+# The [potential] kinds of a case file: keys, formula, builder ``build(spec, ndim)``.
+POTENTIALS: dict[str, Kind] = {
+    "none": Kind({}, doc="0", build=lambda spec, ndim: ZeroPotential(ndim)),
+    "quadratic": Kind(
+        {"center": Key(per_axis_numbers(), 0.0), "stiffness": Key(per_axis_numbers(NON_NEGATIVE), 1.0, "k")},
+        doc="½ Σ_a k_a (θ_a − center_a)²",
+        build=lambda spec, ndim: Quadratic(per_axis(spec["center"], ndim, "center"),
+                                           per_axis(spec["stiffness"], ndim, "stiffness"))),
+    "double_well": Kind(
+        {"center": Key(per_axis_numbers(), 0.0), "radius": Key(number(POSITIVE), 1.0, "r"),
+         "depth": Key(number(NON_NEGATIVE), 1.0, "h")},
+        doc="h Σ_a ((θ_a − center_a)² − r²)² / r⁴: wells at θ_a = center_a ± r (2^d of them), "
+            "barrier h per axis",
+        build=lambda spec, ndim: DoubleWell(per_axis(spec["center"], ndim, "center"),
+                                            spec["radius"], spec["depth"])),
+    "multi_well": Kind(
+        {"period": Key(per_axis_numbers(POSITIVE), 1.0, "P"), "depth": Key(number(), 1.0, "h"),
+         "tilt": Key(per_axis_numbers(), 0.0, "t")},
+        check=_check_multi_well,
+        doc="h Σ_a (1 − cos(2π θ_a / P_a)) + Σ_a t_a θ_a: wells at θ_a = k P_a, barriers 2h, "
+            "tilted by t",
+        build=lambda spec, ndim: MultiWell(per_axis(spec["period"], ndim, "period"), spec["depth"],
+                                           per_axis(spec["tilt"], ndim, "tilt"))),
+    "expression": Kind(
+        {"expr": Key(expression, REQUIRED)},
+        doc="the expression, in the variables `x`, `y`, `z` (first d of them)",
+        build=lambda spec, ndim: ExpressionPotential(spec["expr"], ndim)),
+    "mixture_target": Kind(
+        {"centers": Key(centers, REQUIRED), "variances": Key(number_list(POSITIVE), REQUIRED),
+         "weights": Key(number_list(), REQUIRED), "unit_variance": Key(number(POSITIVE), 0.5, "s²")},
+        min_dim=2, check=_check_mixture, doc="c f̂(z), see below", build=_mixture_target),
+}
+
+
+def potential_from_spec(spec: Mapping, ndim: int) -> Potential:
+    """The potential a [potential] table describes (a validated case's, or a dict written by
+    hand: missing keys take their case-file defaults); kinds and keys in ``POTENTIALS``."""
+    entry = kind_of("potential", POTENTIALS, spec)
+    return entry.build(entry.complete("potential", spec), ndim)

@@ -26,6 +26,6 @@ def particle_step(system, dt: float) -> None:
 
 
 BALANCED = register(Reaction(
-    name="balanced", doc="(U − Ū) μ, seed (13): birth–death that conserves mass",
+    name="balanced", doc="α (U − Ū) μ, Ū = ∫U dμ / ∫dμ (seed (13))",
     conserves_mass=True, uses_prior=False, constant_shift=False, centred_rates=True,
     rate_parameters=rate_parameters, particle_step=particle_step))

@@ -14,6 +14,6 @@ def particle_step(system, dt: float) -> None:
 
 
 NONE = register(Reaction(
-    name="none", doc="no birth–death: the Wasserstein gradient flow alone",
+    name="none", doc="0 (pure gradient flow)",
     conserves_mass=True, uses_prior=False, constant_shift=True, centred_rates=False,
     rate_parameters=rate_parameters, particle_step=particle_step))

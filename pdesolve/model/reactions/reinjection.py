@@ -40,11 +40,15 @@ def _refill(refill):
 
 
 REINJECTION = register(Reaction(
-    name="reinjection", doc="U μ − ⟨U⁺⟩ μ_b + ⟨U⁻⟩ μ/M: every kill refilled from the prior",
+    name="reinjection", doc=("α U μ − α ⟨U⁺⟩ μ_b + α ⟨U⁻⟩ μ / M, ⟨U^±⟩ = ∫max(±U, 0) dμ, M = ∫dμ: every kill refilled "
+        "from μ_b, every clone paid by a random kill (the limit of the particle algorithm of the "
+        "same name; README.md, \"Reinjection\")"),
     conserves_mass=True, uses_prior=True, constant_shift=False, centred_rates=False,
     rate_parameters=event_rate_parameters, particle_step=_refill(reinject_events)))
 REINJECTION_DEFICIT = register(Reaction(
     name="reinjection_deficit",
-    doc="U μ − max(V̄_m, 0) μ_b − min(V̄_m, 0) μ/M: only the net deficit refilled",
+    doc=("α U μ − α max(V̄_m, 0) μ_b − α min(V̄_m, 0) μ / M, V̄_m = ∫U dμ (DESIGN §1: only the net "
+        "deficit refilled; the limit of the particle algorithm of the same name when many events "
+        "happen per step)"),
     conserves_mass=True, uses_prior=True, constant_shift=False, centred_rates=False,
     rate_parameters=deficit_rate_parameters, particle_step=_refill(reinject_deficit)))

@@ -27,6 +27,6 @@ def particle_step(system, dt: float) -> None:
 
 
 UNBALANCED = register(Reaction(
-    name="unbalanced", doc="U μ, seed (12): birth–death that changes the mass",
+    name="unbalanced", doc="α U μ (seed (12)); the mass changes as dM/dt = −α ∫U dμ",
     conserves_mass=False, uses_prior=False, constant_shift=True, centred_rates=False,
     rate_parameters=rate_parameters, particle_step=particle_step))

@@ -107,3 +107,16 @@ def reweight(weights: np.ndarray, values: np.ndarray, alpha: float, dt: float,
         weights *= total / weights.sum()
     else:
         weights *= np.exp(-alpha * values * dt)
+
+
+def population_offspring(system, dt: float, centred: bool) -> np.ndarray:
+    """Offspring counts of Algorithm 1 for a particle system: every particle's birth–death
+    draw with rates α(V_i − V̄) (``centred``) or αV_i at the current V."""
+    return offspring_counts(birth_death_rates(system.values, centred), system.dynamics.alpha, dt,
+                            system.rng)
+
+
+def resample(system, counts: np.ndarray) -> None:
+    """Replace the system's particles by the offspring ``counts``, restored to n exactly."""
+    system.positions = np.ascontiguousarray(
+        system.positions[restore_population(counts, system.n, system.rng)])

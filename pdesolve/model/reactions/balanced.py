@@ -1,9 +1,7 @@
 """Balanced birth–death R = (U − Ū) μ, Ū = ∫U dμ / ∫dμ (seed (13)): mass is conserved."""
 from __future__ import annotations
 
-import numpy as np
-
-from ...particles.birth_death import birth_death_rates, offspring_counts, restore_population, reweight
+from ...particles.birth_death import population_offspring, resample, reweight
 from . import Reaction, register
 
 
@@ -16,13 +14,10 @@ def rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
 def particle_step(system, dt: float) -> None:
     """Kill with rate α(V_i − V̄)⁺, duplicate with rate α(V_i − V̄)⁻, restore n (Algorithm 1);
     weighted: w_i ← w_i e^{−α(V_i − V̄_w)Δt}, rescaled to the previous mass."""
-    alpha = system.dynamics.alpha
     if system.weighted:
-        reweight(system.weights, system.values, alpha, dt, True)
+        reweight(system.weights, system.values, system.dynamics.alpha, dt, True)
         return
-    counts = offspring_counts(birth_death_rates(system.values, True), alpha, dt, system.rng)
-    system.positions = np.ascontiguousarray(
-        system.positions[restore_population(counts, system.n, system.rng)])
+    resample(system, population_offspring(system, dt, True))
 
 
 BALANCED = register(Reaction(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...particles.birth_death import birth_death_rates, offspring_counts, reinject_deficit, reinject_events
+from ...particles.birth_death import population_offspring, reinject_deficit, reinject_events
 from . import Reaction, register
 
 
@@ -31,8 +31,7 @@ def deficit_rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, 
 
 def _refill(refill):
     def particle_step(system, dt: float) -> None:
-        counts = offspring_counts(birth_death_rates(system.values, False), system.dynamics.alpha,
-                                  dt, system.rng)
+        counts = population_offspring(system, dt, False)
         system.positions = np.ascontiguousarray(
             refill(system.positions, counts, system.n, system.rng, system.sample_prior))
     particle_step.__doc__ = f"Kill/duplicate with rates αV_i^±, then {refill.__name__} from μ_b."

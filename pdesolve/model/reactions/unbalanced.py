@@ -1,10 +1,8 @@
 """Unbalanced birth–death R = U μ (seed (12)): mass changes."""
 from __future__ import annotations
 
-import numpy as np
-
-from ...particles.birth_death import (birth_death_rates, expected_population_fraction,
-                                      offspring_counts, restore_population, reweight)
+from ...particles.birth_death import (expected_population_fraction, population_offspring, resample,
+                                      reweight)
 from . import Reaction, register
 
 
@@ -20,10 +18,9 @@ def particle_step(system, dt: float) -> None:
     if system.weighted:
         reweight(system.weights, system.values, alpha, dt, False)
         return
-    counts = offspring_counts(birth_death_rates(system.values, False), alpha, dt, system.rng)
+    counts = population_offspring(system, dt, False)
     system.weights *= expected_population_fraction(system.values, alpha, dt)
-    system.positions = np.ascontiguousarray(
-        system.positions[restore_population(counts, system.n, system.rng)])
+    resample(system, counts)
 
 
 UNBALANCED = register(Reaction(

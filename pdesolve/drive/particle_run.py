@@ -123,6 +123,7 @@ class ReplicateRunner:
         interaction = particle_interaction(problem.interaction, plan.method, plan.n)
         self.potential = ParticlePotential(setup.potential, interaction, plan.n)
         self.initial = case.initial
+        self.mu0 = setup.mu0
         self.prior = case.dynamics.prior
         self.step_bound = plan.dt if plan.dt is not None else setup.scheme.dt
         self.cfl = setup.scheme.cfl
@@ -138,7 +139,8 @@ class ReplicateRunner:
     def start(self, r: int) -> ReplicateCheckpoint:
         """Replicate r at t = 0: n draws from μ₀ with the r-th child of SeedSequence(seed)."""
         rng = np.random.default_rng(np.random.SeedSequence(self.plan.seed, spawn_key=(r,)))
-        system = self._system(sample_density_spec(self.initial, self.grid, self.plan.n, rng), rng)
+        positions = sample_density_spec(self.initial, self.grid, self.plan.n, rng, self.mu0)
+        system = self._system(positions, rng)
         step = self.step_bound if self.step_bound is not None else default_time_step(system, self.cfl)
         return ReplicateCheckpoint(replicate=r, positions=system.positions, weights=system.weights,
                                    rng_state=rng.bit_generator.state, step=float(step))

@@ -35,9 +35,12 @@ def sample_grid_density(density: np.ndarray, grid: Grid, n: int,
     return corner + rng.random((n, grid.ndim)) * h
 
 
-def sample_density_spec(spec: dict, grid: Grid, n: int, rng: np.random.Generator) -> np.ndarray:
+def sample_density_spec(spec, grid: Grid, n: int, rng: np.random.Generator,
+                        density: np.ndarray | None = None) -> np.ndarray:
     """n positions (n, d) from a validated density entry: Gaussian exactly (cut at the
-    box), any other kind from its grid density μ₀."""
+    box), any other kind from its grid density (``density`` when the caller has built it,
+    e.g. the setup's μ₀)."""
     if spec["kind"] == "gaussian":
         return sample_gaussian_in_box(spec["mean"], spec["std"], grid, n, rng)
-    return sample_grid_density(initial_density_from_spec(spec, grid), grid, n, rng)
+    return sample_grid_density(initial_density_from_spec(spec, grid) if density is None else density,
+                               grid, n, rng)

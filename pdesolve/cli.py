@@ -1,7 +1,8 @@
 """Command line: ``pdesolve run``, ``pdesolve plot``, ``pdesolve particles``.
 
 Bad input (case file, overrides, an existing output) is reported as one line
-``error: …`` on stderr with exit code 2; a numerical fault during a run with exit code 1.
+``error: …`` on stderr with exit code 2; a run that fails (a numerical fault, a stability
+limit, any other RuntimeError such as a broken worker pool) with exit code 1.
 """
 from __future__ import annotations
 

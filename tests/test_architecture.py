@@ -119,6 +119,8 @@ def test_a_new_reaction_runs_on_the_grid_and_on_particles_from_its_entry(shifted
         system.step(0.01)
     expected = np.exp(-alpha * t_end * (0.5 * positions[:, 0] ** 2 - 1.0)) / 7
     np.testing.assert_allclose(system.weights, expected, rtol=1e-12)
+    data = {**_minimal(), "dynamics": {"reaction": "shifted_decay"}}
+    assert validate_case_data(data, "c.toml")["dynamics"]["reaction"] == "shifted_decay"
 
 
 # --- the typed case ---------------------------------------------------------------------------
@@ -144,6 +146,7 @@ def test_grid_defaults_and_scalars():
     assert Grid(-4, 4, 200) == Grid((-4.0,), (4.0,), (200,), (False,))
     assert Grid((0, 0), (1, 2), 16, periodic=True).periodic == (True, True)
     assert Grid((0, 0), (1, 2), (4, 8)).cells == (4, 8)
+    assert Grid(np.zeros(2), np.ones(2), np.array([4, 8])) == Grid((0, 0), (1, 1), (4, 8))
     with pytest.raises(ValueError, match="one entry per axis"):
         Grid((0, 0), (1, 2, 3), 4)
 

@@ -26,7 +26,8 @@ from pdesolve.fv.diagnostics import collect, dissipation_rate, energy
 from pdesolve.model.grid import Grid
 from pdesolve.model.interaction import (ConvolutionInteraction, GaussianKernel, NeuronInteraction,
                                   NormalDensityKernel, direct_interaction_potential)
-from pdesolve.model.problem import REACTIONS, Problem, Scheme
+from pdesolve.model.problem import Problem, Scheme
+from pdesolve.model.reactions import REACTIONS
 from pdesolve.fv.solver import Solver
 
 TAUS = (0.0, 0.15)

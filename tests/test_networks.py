@@ -1,4 +1,4 @@
-"""Student–teacher ReLU networks with SGD and neuron birth–death (seed §7.2, networks.py)."""
+"""Student–teacher ReLU networks with SGD and neuron birth–death (seed §7.2, experiments/student_teacher.py)."""
 import numpy as np
 import pytest
 

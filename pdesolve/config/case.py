@@ -41,7 +41,6 @@ TOP_LEVEL_KEYS = ("title", "description")
 OVERRIDE_SOURCE = "--set"
 
 _OVERRIDE_KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,2}")
-_SHOW_LIMIT = 60
 
 
 def _frozen(value: Any) -> Any:
@@ -278,7 +277,7 @@ def _read_grid(value: Any, ctx: Context) -> dict:
 
 
 _DYNAMICS = {
-    "reaction": Key(_choice(*REACTIONS), "balanced"),
+    "reaction": Key(lambda value, key, ctx: _choice(*REACTIONS)(value, key, ctx), "balanced"),
     "alpha": Key(number(NON_NEGATIVE), 1.0),
     "tau": Key(number(NON_NEGATIVE), 0.0),
     "transport": Key(_boolean, True),

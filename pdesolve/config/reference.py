@@ -18,7 +18,7 @@ from ..model.initial import DENSITIES, DENSITY_COMMON
 from ..model.interaction import INTERACTIONS
 from ..model.potentials import POTENTIALS
 from ..model.reactions import REACTIONS
-from .schema import REQUIRED, Key, Kind, Range
+from .schema import REQUIRED, Key, Kind, Range, _show
 
 REFERENCE = Path(__file__).resolve().parents[2] / "cases" / "README.md"
 
@@ -38,7 +38,12 @@ def _range_text(bounds: Range | None) -> str:
 def key_text(name: str, key: Key) -> str:
     """``name`` symbol (type, default, range) as the kind tables write a key."""
     details = [getattr(key.read, "type_text", "")]
-    details.append("required" if key.default is REQUIRED else f"{key.default:g}")
+    if key.default is REQUIRED:
+        details.append("required")
+    elif isinstance(key.default, (int, float)) and not isinstance(key.default, bool):
+        details.append(f"{key.default:g}")
+    elif key.default is not None:
+        details.append(_show(key.default))
     details.append(_range_text(getattr(key.read, "bounds", None)))
     symbol = f" {key.symbol}" if key.symbol else ""
     return f"`{name}`{symbol} ({', '.join(d for d in details if d)})"

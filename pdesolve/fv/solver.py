@@ -64,12 +64,12 @@ class Solver:
         self._u = self._v if problem.tau == 0.0 else ops.empty()  # U = V when τ = 0
         self._interaction = np.empty(grid.shape)
         self._speeds = np.zeros(3)
-        self._f = ops.from_host(problem.potential)
-        self._conserved_mass = float(np.sum(self._mu))  # invariant of mass-conserving flows
-        self._prior = None if problem.prior is None else ops.from_host(problem.prior)
+        self._f = ops.from_host(problem.potential, copy=False)
+        self._conserved_mass = ops.total(self._mu)  # invariant of mass-conserving flows
+        self._prior = None if problem.prior is None else ops.from_host(problem.prior, copy=False)
         self._stages = SSP_STAGES[scheme.integrator]
         if problem.interaction is None:
-            self._v[:] = self._f
+            ops.copy(self._f, self._v)
         self._v_is_current = problem.interaction is None  # does _v hold V(μ) for the current μ?
         self._speeds_current = False  # do _speeds hold the face speeds of _v? (kept if V = F)
         self._reaction_depends_on_mu = (problem.interaction is not None or problem.tau > 0
@@ -89,8 +89,9 @@ class Solver:
         self._factor_shift = 0.0
         self._factor_half_range = 0.0
         if self._fixed_factors and reaction.conserves_mass:
-            self._factor_shift = 0.5 * (float(self._f.max()) + float(self._f.min()))
-            self._factor_half_range = 0.5 * (float(self._f.max()) - float(self._f.min()))
+            low, high = ops.extrema(self._f)
+            self._factor_shift = 0.5 * (high + low)
+            self._factor_half_range = 0.5 * (high - low)
         elif self._fixed_factors:
             self._factor_shift, _ = reaction.rate_parameters(ops, self._mu, self._f,
                                                              grid.cell_volume)
@@ -133,7 +134,7 @@ class Solver:
         interaction = self.problem.interaction
         if interaction is None:
             if out is not self._v:
-                out[:] = self._f
+                self.backend.copy(self._f, out)
             return
         self.backend.potential(self._f, interaction, mu, self._interaction, out)
 
@@ -144,7 +145,7 @@ class Solver:
 
     def restore(self, state: dict) -> None:
         """Continue from a :meth:`state`; the run then proceeds bit for bit as it would have."""
-        self._mu[:] = self.backend.from_host(np.asarray(state["mu"], dtype=np.float64))
+        self.backend.copy(self.backend.from_host(np.asarray(state["mu"], dtype=np.float64)), self._mu)
         self.t = float(state["t"])
         self.steps = int(state["steps"])
         self._conserved_mass = float(state["conserved_mass"])
@@ -288,7 +289,7 @@ class Solver:
             self._refresh_potential()
             shift, source = self._refresh_reaction_potential()
             if self._reaction_depends_on_mu:
-                self._stage[:] = self._mu
+                ops.copy(self._mu, self._stage)
                 self._apply_reaction(self._stage, shift, source, 0.5 * dt)
                 self._evaluate_potential(self._stage, self._v)
                 shift, source = self._refresh_reaction_potential(self._stage)
@@ -306,16 +307,18 @@ class Solver:
         """
         problem = self.problem
         ops = self.backend
-        transport = np.zeros_like(self._mu)
+        transport = ops.empty()
         with ops.threads():
             self._refresh_potential()
             shift, source = self._refresh_reaction_potential()
             if problem.transport:
                 ops.transport_rate(self._mu, self._v, transport)
+        mu, u = ops.to_host(self._mu), ops.to_host(self._u).copy()
+        transport = ops.to_host(transport) if problem.transport else np.zeros_like(mu)
         if not problem.has_reaction:
-            reaction = np.zeros_like(self._mu)
+            reaction = np.zeros_like(mu)
         else:
-            reaction = -problem.alpha * (self._u - shift) * self._mu
+            reaction = -problem.alpha * (u - shift) * mu
             if self.reaction.uses_prior:
-                reaction += problem.alpha * source * self._prior
-        return (ops.to_host(self._u).copy(), ops.to_host(transport), ops.to_host(reaction))
+                reaction += problem.alpha * source * problem.prior
+        return u, transport, reaction

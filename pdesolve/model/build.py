@@ -66,7 +66,7 @@ def build_setup(case: Case) -> Setup:
         loss_offset = potential.loss_offset
     problem = Problem(
         grid=grid,
-        potential=potential.on_grid(grid),
+        potential=potential,
         interaction=None if isinstance(interaction, NoInteraction) else interaction,
         reaction=dynamics.reaction,
         alpha=dynamics.alpha,

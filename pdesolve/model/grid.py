@@ -35,10 +35,9 @@ class Grid:
 
     def __post_init__(self):
         given = (self.lower, self.upper, self.cells, self.periodic)
-        n = max(len(v) if isinstance(v, (tuple, list)) else 1 for v in given)
+        n = max(np.size(v) for v in given)
         for name, value in zip(("lower", "upper", "cells", "periodic"), given):
-            if not isinstance(value, (tuple, list)):
-                object.__setattr__(self, name, (value,) * n)
+            object.__setattr__(self, name, tuple(np.ravel(value)) if np.ndim(value) else (value,) * n)
         n = len(self.cells)
         if not 1 <= n <= 3:
             raise ValueError(f"grid dimension must be 1, 2 or 3, got {n}")

@@ -9,7 +9,7 @@ import numpy as np
 from .grid import Grid
 from .interaction import ConvolutionInteraction
 from .potentials import Potential
-from .reactions import REACTIONS, Reaction, get_reaction
+from .reactions import Reaction, get_reaction
 
 LIMITER_THETA = {"extremum": 0.0, "minmod": 1.0, "mc": 2.0}
 
@@ -47,8 +47,7 @@ class Problem:
     transport: bool = True
 
     def __post_init__(self):
-        if self.reaction not in REACTIONS:
-            raise ValueError(f"reaction must be one of {', '.join(REACTIONS)}, got {self.reaction!r}")
+        get_reaction(self.reaction)
         if self.alpha < 0 or self.tau < 0:
             raise ValueError("alpha and tau must be non-negative")
         if isinstance(self.potential, Potential):

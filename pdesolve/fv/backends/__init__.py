@@ -1,19 +1,24 @@
 """Array backends of the finite-volume scheme, chosen by ``scheme.backend``.
 
 A backend does the array work of :class:`pdesolve.fv.solver.Solver` on its own kind of flat,
-one-value-per-cell array; the solver keeps the state and the time control and never touches an
-array element itself.  :class:`Backend` is the protocol; :func:`make_backend` builds (and caches)
-one for hashable options, the way PyMPDATA keys its compiled stepper on its ``Options``.
-Adding a backend is one subpackage implementing the protocol plus one line in ``BACKENDS``.
+one-value-per-cell array; the solver keeps the state and the time control and reaches array
+contents only through the protocol (and ``to_host`` for diagnostics and output).
+:class:`Backend` is the protocol; :func:`make_backend` builds (and caches) one for hashable
+options, the way PyMPDATA keys its compiled stepper on its ``Options``.  Adding a backend is
+one subpackage implementing the protocol plus one line in ``BACKENDS``, which names the class
+by its import path so that a backend's dependencies are imported only when it is used.
+
+The interaction K ⋆ μ is handed to ``potential`` as the grid interaction object (its grid and
+kernel); the Numba backend calls its host FFT, another backend may build its own from them.
 """
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from functools import lru_cache
+from importlib import import_module
 from typing import Any, Protocol
 
 from ...model.grid import Grid
-from .numba.backend import NumbaBackend
 
 
 class Backend(Protocol):
@@ -22,7 +27,10 @@ class Backend(Protocol):
     name: str
 
     def empty(self) -> Any: ...                                  # a work array
-    def from_host(self, values) -> Any: ...                      # grid-shaped host → array
+    def from_host(self, values, copy: bool = True) -> Any: ...   # grid-shaped host → array
+    def copy(self, source, out) -> None: ...                     # out = source
+    def total(self, values) -> float: ...                        # Σ values
+    def extrema(self, values) -> tuple[float, float]: ...        # (min, max)
     def to_host(self, array) -> Any: ...                         # array → grid-shaped host
     def threads(self) -> AbstractContextManager[None]: ...       # how the kernels run
     def potential(self, f, interaction, mu, work, out) -> None: ...          # out = F + K ⋆ μ
@@ -41,7 +49,7 @@ class Backend(Protocol):
     def scale(self, mu, factor) -> None: ...
 
 
-BACKENDS: dict[str, type] = {"numba": NumbaBackend}
+BACKENDS: dict[str, str] = {"numba": "pdesolve.fv.backends.numba.backend:NumbaBackend"}
 
 
 @lru_cache(maxsize=64)
@@ -50,4 +58,5 @@ def make_backend(name: str, grid: Grid, order: int, theta: float, tau: float) ->
     backend holds no state, so solvers of the same options share one)."""
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
-    return BACKENDS[name](grid, order, theta, tau)
+    module, cls = BACKENDS[name].split(":")
+    return getattr(import_module(module), cls)(grid, order, theta, tau)

@@ -3,9 +3,11 @@
 On the grid every reaction has the rate −α (U − s) μ + α q μ_b: the shift s and the source q
 come from sums over the current state (``rate_parameters``), and the solver's exact step and
 its rescale to the conserved mass follow from the flags.  For the particles a reaction is a
-birth–death rule (``particle_step``) whose mean-field limit is that rate.  Adding a reaction
-is one module here that calls :func:`register` (plus its tests); the case schema, the
-solver, the particle system, the run checks and the case-file reference read the registry.
+birth–death rule (``particle_step``) whose mean-field limit is that rate (it imports the
+particle helpers when it runs, so the model does not depend on ``pdesolve.particles``).
+Adding a reaction is one module here that calls :func:`register`, its name in the import list
+at the bottom, and its tests; the case schema, the solver, the particle system, the run checks
+and the case-file reference read the registry.
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Balanced birth–death R = (U − Ū) μ, Ū = ∫U dμ / ∫dμ (seed (13)): mass is conserved."""
 from __future__ import annotations
 
-from ...particles.birth_death import population_offspring, resample, reweight
 from . import Reaction, register
 
 
@@ -14,6 +13,7 @@ def rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
 def particle_step(system, dt: float) -> None:
     """Kill with rate α(V_i − V̄)⁺, duplicate with rate α(V_i − V̄)⁻, restore n (Algorithm 1);
     weighted: w_i ← w_i e^{−α(V_i − V̄_w)Δt}, rescaled to the previous mass."""
+    from ...particles.birth_death import population_offspring, resample, reweight
     if system.weighted:
         reweight(system.weights, system.values, system.dynamics.alpha, dt, True)
         return

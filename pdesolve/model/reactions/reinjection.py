@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...particles.birth_death import population_offspring, reinject_deficit, reinject_events
 from . import Reaction, register
 
 
@@ -29,12 +28,15 @@ def deficit_rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, 
     return (min(v_bar_m, 0.0) / total if total > 0 else 0.0), max(v_bar_m, 0.0)
 
 
-def _refill(refill):
+def _refill(name: str):
+    """The particle rule: kill/duplicate with rates αV_i^±, then refill from μ_b with the
+    ``particles.birth_death`` function ``name``."""
     def particle_step(system, dt: float) -> None:
-        counts = population_offspring(system, dt, False)
-        system.positions = np.ascontiguousarray(
-            refill(system.positions, counts, system.n, system.rng, system.sample_prior))
-    particle_step.__doc__ = f"Kill/duplicate with rates αV_i^±, then {refill.__name__} from μ_b."
+        from ...particles import birth_death
+        counts = birth_death.population_offspring(system, dt, False)
+        system.positions = np.ascontiguousarray(getattr(birth_death, name)(
+            system.positions, counts, system.n, system.rng, system.sample_prior))
+    particle_step.__doc__ = f"Kill/duplicate with rates αV_i^±, then {name} from μ_b."
     return particle_step
 
 
@@ -43,11 +45,11 @@ REINJECTION = register(Reaction(
         "from μ_b, every clone paid by a random kill (the limit of the particle algorithm of the "
         "same name; README.md, \"Reinjection\")"),
     conserves_mass=True, uses_prior=True, constant_shift=False, centred_rates=False,
-    rate_parameters=event_rate_parameters, particle_step=_refill(reinject_events)))
+    rate_parameters=event_rate_parameters, particle_step=_refill("reinject_events")))
 REINJECTION_DEFICIT = register(Reaction(
     name="reinjection_deficit",
     doc=("α U μ − α max(V̄_m, 0) μ_b − α min(V̄_m, 0) μ / M, V̄_m = ∫U dμ (DESIGN §1: only the net "
         "deficit refilled; the limit of the particle algorithm of the same name when many events "
         "happen per step)"),
     conserves_mass=True, uses_prior=True, constant_shift=False, centred_rates=False,
-    rate_parameters=deficit_rate_parameters, particle_step=_refill(reinject_deficit)))
+    rate_parameters=deficit_rate_parameters, particle_step=_refill("reinject_deficit")))

@@ -1,8 +1,6 @@
 """Unbalanced birth–death R = U μ (seed (12)): mass changes."""
 from __future__ import annotations
 
-from ...particles.birth_death import (expected_population_fraction, population_offspring, resample,
-                                      reweight)
 from . import Reaction, register
 
 
@@ -14,6 +12,8 @@ def rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
 def particle_step(system, dt: float) -> None:
     """Kill/duplicate with rates αV_i^±, restore n and carry the expected population change
     in the weights; weighted: w_i ← w_i e^{−αV_iΔt}."""
+    from ...particles.birth_death import (expected_population_fraction, population_offspring,
+                                          resample, reweight)
     alpha = system.dynamics.alpha
     if system.weighted:
         reweight(system.weights, system.values, alpha, dt, False)

@@ -38,15 +38,30 @@ class NumbaBackend:
         self.periodic = np.array(grid.periodic + (False,) * pad)
         self.inv_h = np.array([1.0 / h for h in grid.spacing] + [1.0] * pad)
         self.single_thread = grid.size < PARALLEL_MIN_CELLS
+        self.diffusion_rate = 2.0 * tau * float(np.sum(self.inv_h[: grid.ndim] ** 2))
 
     # -- arrays ------------------------------------------------------------------
     def empty(self) -> np.ndarray:
         """An uninitialised work array of one value per cell."""
         return np.empty(self.grid.size)
 
-    def from_host(self, values: np.ndarray) -> np.ndarray:
-        """A flat float64 copy of the grid-shaped host array ``values``."""
-        return np.ascontiguousarray(values, dtype=np.float64).reshape(self.grid.size).copy()
+    def from_host(self, values: np.ndarray, copy: bool = True) -> np.ndarray:
+        """The grid-shaped host array ``values`` as a flat float64 array: a copy, or with
+        ``copy`` False a view where the layout allows (for data the solver only reads)."""
+        flat = np.ascontiguousarray(values, dtype=np.float64).reshape(self.grid.size)
+        return flat.copy() if copy else flat
+
+    def copy(self, source: np.ndarray, out: np.ndarray) -> None:
+        """out = source."""
+        out[:] = source
+
+    def total(self, values: np.ndarray) -> float:
+        """Σ_i values_i."""
+        return float(np.sum(values))
+
+    def extrema(self, values: np.ndarray) -> tuple[float, float]:
+        """(min_i values_i, max_i values_i)."""
+        return float(values.min()), float(values.max())
 
     def to_host(self, array: np.ndarray) -> np.ndarray:
         """``array`` as a grid-shaped host array (a view: the arrays already live on the host)."""
@@ -92,8 +107,7 @@ class NumbaBackend:
 
     def speeds_rate_bound(self, speeds: np.ndarray) -> float:
         """The transport part of ν/Δt from face speeds found before (V unchanged since)."""
-        diffusion = 2.0 * self.tau * float(np.sum(self.inv_h[: self.grid.ndim] ** 2))
-        return 2.0 * float(np.dot(speeds, self.inv_h)) + diffusion
+        return 2.0 * float(np.dot(speeds, self.inv_h)) + self.diffusion_rate
 
     # -- reaction ----------------------------------------------------------------
     def total_potential(self, v: np.ndarray, mu: np.ndarray, out: np.ndarray) -> None:

@@ -1,8 +1,9 @@
 """Observers of a running integration: an action and the cadence at which it is due.
 
-The grid driver calls :func:`notify` after every step; the particle replicates use the same
-:class:`Cadence` for their checkpoints.  A cadence counts steps (from t = 0) and wall time
-(since the observer last ran); 0 switches either off.  Snapshots at output times are not
+Both drivers call :func:`notify` after every step: the grid run (progress, step-size check,
+signal stop, checkpoints) and each particle replicate (stop request, the end of a checkpoint
+segment).  A cadence counts steps (from t = 0) and wall time (since the observer last ran);
+0 switches either off.  Snapshots at output times are not
 observers: the solver steps exactly onto those times, as py-pde's controller steps onto its
 trackers' times.
 """

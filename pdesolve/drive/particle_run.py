@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 from ..model.build import Setup, build_setup
 from ..config.case import Case, CaseError
-from .observers import Cadence
+from .observers import Cadence, Observer, notify
 from .signals import RunInterrupted, stop_on_signals
 from ..particles.interaction import particle_interaction
 from ..particles.observables import energy, histogram, moments
@@ -161,32 +161,37 @@ class ReplicateRunner:
                 checkpoint_steps: int = 0, checkpoint_seconds: float = 0.0) -> list[tuple[int, Row]]:
         """Advance ``state`` in place; return the (k, row) outputs reached.
 
-        Runs to the last output time, or returns early when ``stop()`` is true after a step,
-        or, if ``segmented``, after each output and when ``checkpoint_steps`` steps (counted
-        from t = 0) or ``checkpoint_seconds`` of wall time are due (0 disables either).
+        Runs to the last output time, or returns early when ``stop()`` is true (before the
+        first step, or after any step), or, if ``segmented``, after each output and when
+        ``checkpoint_steps`` steps (counted from t = 0) or ``checkpoint_seconds`` of wall time
+        are due (0 disables either).  The checks after a step are observers, as in the grid
+        driver (:mod:`pdesolve.drive.observers`).
         """
+        rows = []
+        if stop():
+            return rows
+        pauses = []
+        observers = [Observer(lambda s, dt: pauses.append("stop") if stop() else None)]
+        if segmented:
+            observers.append(Observer(lambda s, dt: pauses.append("checkpoint"),
+                                      Cadence(checkpoint_steps, checkpoint_seconds)))
         rng = np.random.Generator(getattr(np.random, state.rng_state["bit_generator"])())
         rng.bit_generator.state = state.rng_state
         system = self._system(state.positions, rng)
         system.weights[:] = state.weights
         times = self.plan.times
-        checkpoints = Cadence(checkpoint_steps, checkpoint_seconds)
-        rows = []
         while state.next_output < times.size:
             k = state.next_output
             count = interval_steps(times, k, state.step)
             origin = times[k - 1] if k else 0.0
             dt = (times[k] - origin) / count if count else 0.0
-            pause = False
-            while state.substep < count and not pause:
-                if stop():
-                    pause = True
-                    break
+            while state.substep < count and not pauses:
                 system.step(dt)
                 state.substep += 1
                 state.steps += 1
                 state.t = origin + state.substep * dt
-                pause = segmented and checkpoints.due(state.steps)
+                notify(observers, state, state.steps, dt)
+            pause = bool(pauses)
             if state.substep == count:
                 rows.append((k, self.observe(system)))
                 state.next_output, state.substep, state.t = k + 1, 0, float(times[k])

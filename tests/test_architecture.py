@@ -229,3 +229,25 @@ def test_every_registered_kind_validates_and_builds_from_its_defaults(family, re
         case = Case.from_data("c.toml", "", validate_case_data(data, "c.toml"))
         assert getattr(case, section).kind == name
         build_setup(case)
+
+
+def test_particles_take_the_built_model_and_draw_from_it_as_from_the_spec(tmp_path):
+    """The replicate runner reuses the setup's μ₀ and builds a grid prior once; the draws
+    are those of the spec itself, bit for bit."""
+    from pdesolve.drive.particle_run import ReplicateRunner, make_plan
+    from pdesolve.particles.sampling import sample_density_spec
+    path = tmp_path / "c.toml"
+    path.write_text(MINIMAL + '[initial]\nkind = "expression"\nexpr = "1 + x"\n'
+                    '[dynamics]\nreaction = "reinjection"\n[dynamics.prior]\nkind = "expression"\n'
+                    'expr = "2 - x"\n')
+    case = load_case(path)
+    plan, setup = make_plan(case, n=64, replicates=1)
+    runner = ReplicateRunner(plan, setup)
+    assert runner.mu0 is setup.mu0 and runner.dynamics.reaction == setup.problem.reaction
+    drawn = runner._sample_prior(40, np.random.default_rng(3))
+    expected = sample_density_spec(case.dynamics.prior, setup.grid, 40, np.random.default_rng(3))
+    np.testing.assert_array_equal(drawn, expected)
+    start = runner.start(0)
+    rng = np.random.default_rng(np.random.SeedSequence(plan.seed, spawn_key=(0,)))
+    np.testing.assert_array_equal(start.positions,
+                                  sample_density_spec(case.initial, setup.grid, 64, rng))

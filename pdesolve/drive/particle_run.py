@@ -50,6 +50,7 @@ from ..particles.interaction import particle_interaction
 from ..particles.observables import energy, histogram, moments
 from ..io.particle_result import ParticleWriter, ReplicateCheckpoint
 from ..particles.potential import ParticlePotential
+from ..model.initial import initial_density_from_spec
 from ..particles.sampling import sample_density_spec
 from ..particles.system import ParticleDynamics, ParticleSystem, default_time_step
 
@@ -125,11 +126,15 @@ class ReplicateRunner:
         self.initial = case.initial
         self.mu0 = setup.mu0
         self.prior = case.dynamics.prior
+        # μ_b on the grid as its spec describes it (not problem.prior, which is normalised:
+        # the draws would change in the last bits), built once instead of at every refill.
+        self.prior_density = (None if self.prior is None or self.prior.kind == "gaussian"
+                              else initial_density_from_spec(self.prior, self.grid))
         self.step_bound = plan.dt if plan.dt is not None else setup.scheme.dt
         self.cfl = setup.scheme.cfl
 
     def _sample_prior(self, k: int, rng: np.random.Generator) -> np.ndarray:
-        return sample_density_spec(self.prior, self.grid, k, rng)
+        return sample_density_spec(self.prior, self.grid, k, rng, self.prior_density)
 
     def _system(self, positions: np.ndarray, rng: np.random.Generator) -> ParticleSystem:
         return ParticleSystem(positions, self.initial["mass"], self.potential,

@@ -67,6 +67,7 @@ SESSIONS = (
     Session("pdesolve/fv/backends/numba/transport.py", "tests/test_kernels.py -k 'not vectorisable_exp'", True),
     Session("pdesolve/particles/mesh_kernels.py", "tests/test_particle_mesh.py -k 'not direct_sum'", True),
     Session("pdesolve/io/grid_result.py", "tests/test_output.py"),
+    Session("pdesolve/io/atomic.py", "tests/test_output.py tests/test_particles_cli.py"),
 )
 
 

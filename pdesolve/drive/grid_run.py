@@ -12,7 +12,8 @@ from tqdm import tqdm
 from ..fv import diagnostics
 from ..model.build import Setup, build_setup
 from ..config.case import Case, CaseError
-from ..io.grid_result import STATUS_FAILED, ResultWriter
+from ..io.atomic import STATUS_FAILED
+from ..io.grid_result import ResultWriter
 from .resources import DISK_WARNING_BYTES, available_memory, estimate, gib
 from ..fv.solver import Solver, StabilityError
 from .observers import Cadence, Observer, notify

@@ -59,7 +59,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -67,21 +66,12 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .. import __version__
 from ..model.grid import AXIS_NAMES, Grid
+from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, write_grid
 
-STATUS_RUNNING = "running"
-STATUS_COMPLETE = "complete"
-STATUS_INTERRUPTED = "interrupted"
-STATUS_FAILED = "failed"
 CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output")
-_RESERVED_ROOT_ATTRS = ("pdesolve_version", "case_text", "case_source", "created", "status")
 _TIME_CHUNK = 256
 _DIAGNOSTICS_CHUNK = 1024
-
-
-class ResultFormatError(ValueError):
-    """The file is not a (complete) pdesolve result."""
 
 
 @dataclass
@@ -97,7 +87,7 @@ class Result:
     summary: dict[str, Any]
 
 
-class ResultWriter:
+class ResultWriter(AtomicResultFile):
     """Write one run to ``path`` through a temporary file renamed into place by `finish`.
 
     Use as a context manager: leaving the block without `finish` (normally or by an
@@ -107,52 +97,16 @@ class ResultWriter:
     def __init__(self, path: str | os.PathLike, grid: Grid, *, case_text: str, case_source: str,
                  attrs: Mapping[str, Any] = MappingProxyType({}), save_potential: bool = True,
                  compression: int = 4, force: bool = False):
-        self.path = Path(path)
-        if self.path.exists() and not force:
-            raise FileExistsError(f"{self.path} already exists; use --force to overwrite it")
-        if not self.path.parent.is_dir():
-            raise FileNotFoundError(f"output directory {self.path.parent} does not exist")
-        if not 0 <= compression <= 9:
-            raise ValueError(f"compression level must be 0..9, got {compression}")
-        reserved = sorted(set(attrs) & set(_RESERVED_ROOT_ATTRS))
-        if reserved:
-            raise ValueError(f"attrs may not set reserved root attributes {reserved}")
         self.grid = grid
-        self.force = force
         self.save_potential = save_potential
-        self.temp_path = self.path.parent / f".{self.path.name}.{os.getpid()}.creating"
         self._diagnostic_names: tuple[str, ...] | None = None
-        self._file: h5py.File | None = h5py.File(self.temp_path, "w", libver="latest")
-        try:
-            self._write_header(case_text, case_source, attrs, compression)
-        except BaseException:
-            self.abort()
-            raise
+        super().__init__(path, case_text=case_text, case_source=case_source, attrs=attrs,
+                         compression=compression, force=force)
 
-    def _write_header(self, case_text: str, case_source: str, attrs: Mapping[str, Any],
-                      compression: int) -> None:
+    def _write_layout(self, compression: int) -> None:
         f = self._file
-        f.attrs["pdesolve_version"] = __version__
-        f.attrs["case_text"] = case_text
-        f.attrs["case_source"] = case_source
-        f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        f.attrs["status"] = STATUS_RUNNING
-        for key, value in attrs.items():
-            f.attrs[key] = value
-
         g = self.grid
-        grid_group = f.create_group("grid")
-        grid_group.attrs["lower"] = np.asarray(g.lower, dtype=np.float64)
-        grid_group.attrs["upper"] = np.asarray(g.upper, dtype=np.float64)
-        grid_group.attrs["cells"] = np.asarray(g.cells, dtype=np.int64)
-        grid_group.attrs["periodic"] = np.asarray(g.periodic, dtype=np.int8)
-        grid_group.attrs["boundary"] = ["periodic" if p else "noflux" for p in g.periodic]
-        axis_scales = []
-        for a in range(g.ndim):
-            name = AXIS_NAMES[a]
-            axis = grid_group.create_dataset(name, data=g.axes[a])
-            axis.make_scale(name)
-            axis_scales.append(axis)
+        axis_scales = write_grid(f, g)
 
         snaps = f.create_group("snapshots")
         for a, axis in enumerate(axis_scales):
@@ -175,11 +129,6 @@ class ResultWriter:
         checkpoint.create_dataset("mu", shape=g.shape, dtype=np.float64)
         for name in CHECKPOINT_SCALARS:
             checkpoint.create_dataset(name, shape=(), dtype=np.float64)
-
-    def _require_open(self) -> h5py.File:
-        if self._file is None:
-            raise RuntimeError(f"result writer for {self.path} is closed")
-        return self._file
 
     def add_snapshot(self, t: float, mu: np.ndarray, V: np.ndarray | None = None) -> None:
         """Append μ (and V when the potential is saved) at time t."""
@@ -250,33 +199,10 @@ class ResultWriter:
         group["mu"][...] = mu
         for key, value in state.items():
             group[key][()] = value
-        if not f.swmr_mode:
-            if self._diagnostic_names is None:
-                raise RuntimeError("write a diagnostics row before the first checkpoint")
-            f.swmr_mode = True
-            partial = self.temp_path.with_suffix(".partial")
-            os.replace(self.temp_path, partial)
-            self.temp_path = partial
+        if not f.swmr_mode and self._diagnostic_names is None:
+            raise RuntimeError("write a diagnostics row before the first checkpoint")
+        self._go_live()
         f.flush()
-
-    def suspend(self, status: str = STATUS_INTERRUPTED) -> Path:
-        """Mark the file ``status`` (interrupted, or failed), close it and move it to ``path``."""
-        self._close_with_status(status, None)
-        os.replace(self.temp_path, self.path)
-        return self.path
-
-    def _close_with_status(self, status: str, summary: Mapping[str, Any] | None) -> None:
-        """Close the writing handle, then set the root status (and /summary) and fsync."""
-        self._require_open().close()
-        self._file = None
-        with h5py.File(self.temp_path, "r+") as f:
-            if summary is not None:
-                group = f.create_group("summary")
-                for key, value in summary.items():
-                    group.attrs[key] = value
-            f.attrs["status"] = status
-        with open(self.temp_path, "rb+") as handle:
-            os.fsync(handle.fileno())
 
     @classmethod
     def resume(cls, path: str | os.PathLike, check=None, **options: Any) -> tuple[ResultWriter, dict]:
@@ -306,7 +232,7 @@ class ResultWriter:
             checkpoint.update({name: float(old["checkpoint"][name][()]) for name in CHECKPOINT_SCALARS})
             kept = int(checkpoint["snapshots"])
             snaps = old["snapshots"]
-            extra = {k: v for k, v in attrs.items() if k not in _RESERVED_ROOT_ATTRS}
+            extra = {k: v for k, v in attrs.items() if k not in cls.RESERVED_ROOT_ATTRS}
             writer = cls(path, read_grid(old), case_text=attrs["case_text"],
                          case_source=attrs["case_source"], attrs=extra,
                          save_potential="V" in snaps, force=True, **options)
@@ -319,36 +245,6 @@ class ResultWriter:
         if source not in (path, writer.temp_path):  # same name when the killed run's pid came back
             source.unlink()
         return writer, checkpoint
-
-    def finish(self, summary: Mapping[str, Any]) -> Path:
-        """Store the summary, mark the file complete and move it to ``path``."""
-        self._require_open()
-        if self.path.exists() and not self.force:
-            self.abort()
-            raise FileExistsError(f"{self.path} appeared while writing; use --force to overwrite it")
-        try:
-            self._close_with_status(STATUS_COMPLETE, summary)
-            os.replace(self.temp_path, self.path)
-        except BaseException:
-            self.abort()
-            raise
-        return self.path
-
-    def abort(self) -> None:
-        """Close and delete the temporary file (no-op once finished or aborted)."""
-        try:
-            if self._file is not None:
-                self._file.close()
-        finally:
-            self._file = None
-            self.temp_path.unlink(missing_ok=True)
-
-    def __enter__(self) -> ResultWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.abort()
-
 
 def _newest_partial(path: Path) -> Path | None:
     """The most recent ``.<name>.<pid>.partial`` beside ``path``, if any."""

@@ -53,22 +53,19 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from .. import __version__
-from ..model.grid import AXIS_NAMES, Grid
-from .grid_result import (STATUS_COMPLETE, STATUS_INTERRUPTED, STATUS_RUNNING, ResultFormatError,
-                      read_attrs, read_grid)
+from ..model.grid import Grid
+from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, write_grid
+from .grid_result import read_attrs, read_grid
 
 FILE_KIND = "particles"
 OBSERVABLES = ("mass", "mean", "covariance", "energy", "histogram")
 RNG_STATE_BYTES = 1024
-_RESERVED_ROOT_ATTRS = ("pdesolve_version", "kind", "case_text", "case_source", "created", "status")
 _SLOT_FIELDS = ("replicate", "next_output", "substep", "steps", "step", "t")
 
 
@@ -111,7 +108,7 @@ def _observable_shapes(grid: Grid, replicates: int, count: int) -> dict[str, tup
             "histogram": (replicates, count, *grid.shape)}
 
 
-class ParticleWriter:
+class ParticleWriter(AtomicResultFile):
     """Write one particle run to ``path`` through a temporary file renamed into place.
 
     Use as a context manager: leaving the block without `finish` or `suspend` deletes
@@ -119,44 +116,25 @@ class ParticleWriter:
     in progress at once.
     """
 
+    KIND = FILE_KIND
+    RESERVED_ROOT_ATTRS = ("pdesolve_version", "kind", "case_text", "case_source", "created", "status")
+    DESCRIPTION = "particle writer"
+
     def __init__(self, path: str | os.PathLike, grid: Grid, times: np.ndarray, *, replicates: int,
                  n: int, slots: int, keep_positions: bool, case_text: str, case_source: str,
                  attrs: Mapping[str, Any], compression: int = 4, force: bool = False):
-        self.path = Path(path)
-        if self.path.exists() and not force:
-            raise FileExistsError(f"{self.path} already exists; use --force to overwrite it")
-        if not self.path.parent.is_dir():
-            raise FileNotFoundError(f"output directory {self.path.parent} does not exist")
-        reserved = sorted(set(attrs) & set(_RESERVED_ROOT_ATTRS))
-        if reserved:
-            raise ValueError(f"attrs may not set reserved root attributes {reserved}")
         self.grid = grid
         self.times = np.asarray(times, dtype=np.float64)
         self.replicates, self.n, self.slots = replicates, n, max(1, slots)
         self.keep_positions = keep_positions
         self.run_attrs = dict(attrs)
-        self.force = force
         self._slot_of: dict[int, int] = {}
-        self.temp_path = self.path.parent / f".{self.path.name}.{os.getpid()}.creating"
-        self._file: h5py.File | None = h5py.File(self.temp_path, "w", libver="latest")
-        try:
-            self._write_header(case_text, case_source, attrs, compression)
-        except BaseException:
-            self.abort()
-            raise
+        super().__init__(path, case_text=case_text, case_source=case_source, attrs=attrs,
+                         compression=compression, force=force)
 
-    def _write_header(self, case_text: str, case_source: str, attrs: Mapping[str, Any],
-                      compression: int) -> None:
+    def _write_layout(self, compression: int) -> None:
         f = self._file
-        f.attrs["pdesolve_version"] = __version__
-        f.attrs["kind"] = FILE_KIND
-        f.attrs["case_text"] = case_text
-        f.attrs["case_source"] = case_source
-        f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        f.attrs["status"] = STATUS_RUNNING
-        for key, value in attrs.items():
-            f.attrs[key] = value
-        axes = _write_grid(f, self.grid)
+        axes = write_grid(f, self.grid)
         time = f.create_dataset("times", data=self.times)
         time.make_scale("time")
         filters = (dict(compression="gzip", compression_opts=compression, shuffle=True)
@@ -189,11 +167,6 @@ class ParticleWriter:
             group.create_dataset(name, shape=(2, S), dtype=np.int64)
         for name in ("step", "t"):
             group.create_dataset(name, shape=(2, S), dtype=np.float64)
-
-    def _require_open(self) -> h5py.File:
-        if self._file is None:
-            raise RuntimeError(f"particle writer for {self.path} is closed")
-        return self._file
 
     def write_output(self, replicate: int, k: int, row: Mapping[str, Any]) -> None:
         """Store the observables (and positions, if kept) of ``replicate`` at times[k]."""
@@ -250,62 +223,6 @@ class ParticleWriter:
         group["bank"][slot] = bank
         f.flush()
 
-    def _go_live(self) -> None:
-        """At the first checkpoint: single-writer/multiple-reader mode and the ``.partial`` name."""
-        f = self._require_open()
-        if not f.swmr_mode:
-            f.swmr_mode = True
-            partial = self.temp_path.with_suffix(".partial")
-            os.replace(self.temp_path, partial)
-            self.temp_path = partial
-
-    def suspend(self, status: str = STATUS_INTERRUPTED) -> Path:
-        """Mark the file ``status``, close it and move it to ``path``."""
-        self._close_with_status(status, None)
-        os.replace(self.temp_path, self.path)
-        return self.path
-
-    def finish(self, summary: Mapping[str, Any]) -> Path:
-        """Store the summary, mark the file complete and move it to ``path``."""
-        self._require_open()
-        if self.path.exists() and not self.force:
-            self.abort()
-            raise FileExistsError(f"{self.path} appeared while writing; use --force to overwrite it")
-        try:
-            self._close_with_status(STATUS_COMPLETE, summary)
-            os.replace(self.temp_path, self.path)
-        except BaseException:
-            self.abort()
-            raise
-        return self.path
-
-    def _close_with_status(self, status: str, summary: Mapping[str, Any] | None) -> None:
-        self._require_open().close()
-        self._file = None
-        with h5py.File(self.temp_path, "r+") as f:
-            if summary is not None:
-                group = f.create_group("summary")
-                for key, value in summary.items():
-                    group.attrs[key] = value
-            f.attrs["status"] = status
-        with open(self.temp_path, "rb+") as handle:
-            os.fsync(handle.fileno())
-
-    def abort(self) -> None:
-        """Close and delete the temporary file (no-op once finished or suspended)."""
-        try:
-            if self._file is not None:
-                self._file.close()
-        finally:
-            self._file = None
-            self.temp_path.unlink(missing_ok=True)
-
-    def __enter__(self) -> ParticleWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.abort()
-
     @classmethod
     def resume(cls, path: str | os.PathLike, *, slots: int,
                check: Callable[[dict[str, Any]], None] | None = None,
@@ -332,7 +249,7 @@ class ParticleWriter:
             if check is not None:
                 check(attrs)
             finished, states = _read_checkpoint(old["checkpoint"])
-            extra = {k: v for k, v in attrs.items() if k not in _RESERVED_ROOT_ATTRS}
+            extra = {k: v for k, v in attrs.items() if k not in cls.RESERVED_ROOT_ATTRS}
             times = old["times"][:]
             writer = cls(path, read_grid(old), times, replicates=int(attrs["replicates"]),
                          n=int(attrs["n"]), slots=max(slots, len(states)),
@@ -369,22 +286,6 @@ class ParticleWriter:
             self.save_state(state)
         self._go_live()
         f.flush()
-
-
-def _write_grid(f: h5py.File, grid: Grid) -> list[h5py.Dataset]:
-    """/grid with the attributes of a grid result file; returns the axis datasets."""
-    group = f.create_group("grid")
-    group.attrs["lower"] = np.asarray(grid.lower, dtype=np.float64)
-    group.attrs["upper"] = np.asarray(grid.upper, dtype=np.float64)
-    group.attrs["cells"] = np.asarray(grid.cells, dtype=np.int64)
-    group.attrs["periodic"] = np.asarray(grid.periodic, dtype=np.int8)
-    group.attrs["boundary"] = ["periodic" if p else "noflux" for p in grid.periodic]
-    axes = []
-    for a in range(grid.ndim):
-        axis = group.create_dataset(AXIS_NAMES[a], data=grid.axes[a])
-        axis.make_scale(AXIS_NAMES[a])
-        axes.append(axis)
-    return axes
 
 
 def _newest_source(path: Path) -> Path | None:

@@ -1,0 +1,158 @@
+"""One atomic, SWMR, checkpointing HDF5 file: the base of the grid and the particle results.
+
+A result is written to ``.<name>.<pid>.creating`` beside its path.  The first checkpoint
+switches it to single-writer/multiple-reader mode and renames it ``.<name>.<pid>.partial``,
+so that the file on disk stays readable even after ``kill -9``.  :meth:`finish` stores the
+summary, marks it complete and renames it onto the path; :meth:`suspend` marks it interrupted
+(or failed) and does the same; :meth:`abort`, and leaving the ``with`` block without either,
+deletes it.  Subclasses write their layout (:meth:`_write_layout`) and their data.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..model.grid import AXIS_NAMES, Grid
+
+STATUS_RUNNING = "running"
+STATUS_COMPLETE = "complete"
+STATUS_INTERRUPTED = "interrupted"
+STATUS_FAILED = "failed"
+
+
+class ResultFormatError(ValueError):
+    """A file that is not a (complete) pdesolve result, or cannot be resumed."""
+
+
+class AtomicResultFile:
+    """The life cycle of one result file; ``KIND`` (root attribute ``kind``, None: none) and
+    ``RESERVED_ROOT_ATTRS`` (written here, refused in ``attrs``) are set by the subclass."""
+
+    KIND: str | None = None
+    RESERVED_ROOT_ATTRS: tuple[str, ...] = ("pdesolve_version", "case_text", "case_source",
+                                            "created", "status")
+    DESCRIPTION = "result writer"
+
+    def __init__(self, path: str | os.PathLike, *, case_text: str, case_source: str,
+                 attrs: Mapping[str, Any], compression: int, force: bool):
+        self.path = Path(path)
+        if self.path.exists() and not force:
+            raise FileExistsError(f"{self.path} already exists; use --force to overwrite it")
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"output directory {self.path.parent} does not exist")
+        if not 0 <= compression <= 9:
+            raise ValueError(f"compression level must be 0..9, got {compression}")
+        reserved = sorted(set(attrs) & set(self.RESERVED_ROOT_ATTRS))
+        if reserved:
+            raise ValueError(f"attrs may not set reserved root attributes {reserved}")
+        self.force = force
+        self.temp_path = self.path.parent / f".{self.path.name}.{os.getpid()}.creating"
+        self._file: h5py.File | None = h5py.File(self.temp_path, "w", libver="latest")
+        try:
+            self._write_root(case_text, case_source, attrs)
+            self._write_layout(compression)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _write_root(self, case_text: str, case_source: str, attrs: Mapping[str, Any]) -> None:
+        f = self._file
+        f.attrs["pdesolve_version"] = __version__
+        if self.KIND is not None:
+            f.attrs["kind"] = self.KIND
+        f.attrs["case_text"] = case_text
+        f.attrs["case_source"] = case_source
+        f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        f.attrs["status"] = STATUS_RUNNING
+        for key, value in attrs.items():
+            f.attrs[key] = value
+
+    def _write_layout(self, compression: int) -> None:
+        """Create the groups and datasets of the file kind."""
+        raise NotImplementedError
+
+    def _require_open(self) -> h5py.File:
+        if self._file is None:
+            raise RuntimeError(f"{self.DESCRIPTION} for {self.path} is closed")
+        return self._file
+
+    def _go_live(self) -> None:
+        """At the first checkpoint: single-writer/multiple-reader mode and the ``.partial`` name."""
+        f = self._require_open()
+        if not f.swmr_mode:
+            f.swmr_mode = True
+            partial = self.temp_path.with_suffix(".partial")
+            os.replace(self.temp_path, partial)
+            self.temp_path = partial
+
+    def suspend(self, status: str = STATUS_INTERRUPTED) -> Path:
+        """Mark the file ``status`` (interrupted, or failed), close it and move it to ``path``."""
+        self._close_with_status(status, None)
+        os.replace(self.temp_path, self.path)
+        return self.path
+
+    def finish(self, summary: Mapping[str, Any]) -> Path:
+        """Store the summary, mark the file complete and move it to ``path``."""
+        self._require_open()
+        if self.path.exists() and not self.force:
+            self.abort()
+            raise FileExistsError(f"{self.path} appeared while writing; use --force to overwrite it")
+        try:
+            self._close_with_status(STATUS_COMPLETE, summary)
+            os.replace(self.temp_path, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def _close_with_status(self, status: str, summary: Mapping[str, Any] | None) -> None:
+        """Close the writing handle, then set the root status (and /summary) and fsync."""
+        self._require_open().close()
+        self._file = None
+        with h5py.File(self.temp_path, "r+") as f:
+            if summary is not None:
+                group = f.create_group("summary")
+                for key, value in summary.items():
+                    group.attrs[key] = value
+            f.attrs["status"] = status
+        with open(self.temp_path, "rb+") as handle:
+            os.fsync(handle.fileno())
+
+    def abort(self) -> None:
+        """Close and delete the temporary file (no-op once finished or suspended)."""
+        try:
+            if self._file is not None:
+                self._file.close()
+        finally:
+            self._file = None
+            self.temp_path.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.abort()
+
+
+def write_grid(f: h5py.File, grid: Grid) -> list[h5py.Dataset]:
+    """/grid: bounds, cells, periodicity and boundary names as attributes, and one
+    dimension-scale dataset of cell centres per axis (returned)."""
+    group = f.create_group("grid")
+    group.attrs["lower"] = np.asarray(grid.lower, dtype=np.float64)
+    group.attrs["upper"] = np.asarray(grid.upper, dtype=np.float64)
+    group.attrs["cells"] = np.asarray(grid.cells, dtype=np.int64)
+    group.attrs["periodic"] = np.asarray(grid.periodic, dtype=np.int8)
+    group.attrs["boundary"] = ["periodic" if p else "noflux" for p in grid.periodic]
+    axes = []
+    for a in range(grid.ndim):
+        axis = group.create_dataset(AXIS_NAMES[a], data=grid.axes[a])
+        axis.make_scale(AXIS_NAMES[a])
+        axes.append(axis)
+    return axes

@@ -99,24 +99,17 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _existing(output: Path, force: bool) -> Path:
-    """``output``, unless it exists and ``force`` is off (FileExistsError)."""
-    if output.exists() and not force:
-        raise FileExistsError(f"{output} already exists; use --force to overwrite it")
-    return output
-
-
 def _drive(args: argparse.Namespace, start: Callable[[], Any], report: Callable[[Any], str]) -> int:
     """Run ``start()`` (a grid or particle run of ``args.case``) and turn its outcome into
     the command's messages and exit code: bad input 2, a failed run 1, an interrupt
     128 + the signal with the resume command, else ``report(summary)`` unless quiet."""
     from .config.case import CaseError
     from .drive.signals import RunInterrupted
-    from .io.grid_result import ResultFormatError
+    from .io.atomic import OutputTargetError, ResultFormatError
 
     try:
         summary = start()
-    except (CaseError, FileExistsError, ResultFormatError) as err:
+    except (CaseError, FileExistsError, ResultFormatError, OutputTargetError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)
     except RunInterrupted as err:
         sets = "".join(f" --set {o}" for o in args.overrides)
@@ -137,6 +130,7 @@ def _drive(args: argparse.Namespace, start: Callable[[], Any], report: Callable[
 def _run(args: argparse.Namespace) -> int:
     from .config.case import load_case
     from .drive.grid_run import resume_case, run_case
+    from .io.atomic import check_output_target
 
     overrides = tuple(args.overrides)
 
@@ -144,7 +138,8 @@ def _run(args: argparse.Namespace) -> int:
         case = load_case(args.case, overrides)
         if args.resume:
             return resume_case(case, args.resume, progress=not args.quiet, overrides=overrides)
-        output = _existing(args.output or Path(case.output.path), args.force)
+        output = check_output_target(args.output or Path(case.output.path), force=args.force,
+                                     inputs=(case.path,))
         return run_case(case, output, force=args.force, progress=not args.quiet, overrides=overrides)
 
     return _drive(args, start, lambda summary: "\n".join(summary.lines()))
@@ -166,6 +161,7 @@ def _count(option: str, text: str | None, minimum: int) -> int | None:
 def _particles(args: argparse.Namespace) -> int:
     from .config.case import load_case
     from .drive.particle_run import resume_particles_file, run_particles_file
+    from .io.atomic import check_output_target
 
     overrides = tuple(args.overrides)
     try:
@@ -180,7 +176,8 @@ def _particles(args: argparse.Namespace) -> int:
             return resume_particles_file(case, args.resume, progress=not args.quiet, overrides=overrides,
                                          keep_positions=True if args.positions else None, **options)
         default = Path(case.output.path)
-        output = _existing(args.output or default.with_name(f"{default.stem}_particles.h5"), args.force)
+        output = check_output_target(args.output or default.with_name(f"{default.stem}_particles.h5"),
+                                     force=args.force, inputs=(case.path,))
         return run_particles_file(case, output, force=args.force, progress=not args.quiet,
                                   keep_positions=args.positions, overrides=overrides, **options)
 
@@ -191,8 +188,9 @@ def _compare(args: argparse.Namespace) -> int:
     import os
     import shutil
 
-    from .config.case import CaseError, load_case
     from .analysis.comparison import compare_case
+    from .config.case import CaseError, load_case
+    from .io.atomic import OutputTargetError, check_output_target
 
     try:
         ns = [_count("--n", text.strip(), 1) for text in args.ns.split(",")]
@@ -209,8 +207,10 @@ def _compare(args: argparse.Namespace) -> int:
     except CaseError as err:
         return _fail(str(err), EXIT_BAD_INPUT)
     outdir = args.output_dir or Path(f"{case.path.stem}_compare")
-    if outdir.exists() and not args.force:
-        return _fail(f"{outdir} already exists; use --force to replace it", EXIT_BAD_INPUT)
+    try:
+        check_output_target(outdir, force=args.force, inputs=(case.path,), directory=True)
+    except (FileExistsError, OutputTargetError) as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
     building = outdir.with_name(f".{outdir.name}.{os.getpid()}.creating")
     try:
         compare_case(case, ns, replicates, building, seed=seed, workers=workers, dt=dt,

@@ -65,14 +65,64 @@ def test_run_then_plot(tiny_case, tmp_path):
 
 def test_existing_output_is_refused_unless_forced(tiny_case, tmp_path):
     out = tmp_path / "tiny.h5"
-    out.write_bytes(b"precious")
+    assert cli("run", tiny_case, "-o", out, "--quiet", "--set", "time.t_end=0.1").returncode == 0
+    before = out.read_bytes()
     refused = cli("run", tiny_case, "-o", out)
     assert refused.returncode == 2
     assert refused.stderr.strip() == f"error: {out} already exists; use --force to overwrite it"
-    assert out.read_bytes() == b"precious"
+    assert out.read_bytes() == before
     forced = cli("run", tiny_case, "-o", out, "--force", "--quiet")
     assert forced.returncode == 0 and forced.stdout == ""
     assert read_result(out).mu.shape == (5, 60)
+
+
+def _no_work_left(folder: Path) -> None:
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("command", ["run", "particles"])
+@pytest.mark.parametrize("target, message", [
+    ("dir", "is a directory"),
+    ("dir/", "is a directory"),
+    ("", "is a directory"),
+    ("case", "is the case file of this run"),
+    ("text", "is not an HDF5 result"),
+    ("/dev/null", "is not a regular file"),
+    ("text/out.h5", "not a writable directory"),
+])
+def test_bad_output_targets_are_refused_before_any_work(tiny_case, tmp_path, command, target, message):
+    """#12 defects 1 and 3: a directory, an empty name, the case file itself, a file that is
+    not a result, a special file or a parent that is not a folder are refused at once, even
+    with --force: one line, exit 2, nothing written, nothing overwritten."""
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "text").write_text("precious")
+    paths = {"case": str(tiny_case), "": ""}
+    output = paths.get(target, target if target.startswith("/") else str(tmp_path / target))
+    if target == "dir/":
+        output = str(tmp_path / "dir") + "/"
+    done = cli(command, tiny_case, "-o", output, "--force", "--quiet", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert tiny_case.read_text() == TINY and (tmp_path / "text").read_text() == "precious"
+    assert list((tmp_path / "dir").iterdir()) == []
+    _no_work_left(tmp_path)
+
+
+@pytest.mark.parametrize("target, message", [
+    ("file", "exists and is not a directory"),
+    (".", "holds the working directory or the case file"),
+    ("other", "is not a report folder"),
+])
+def test_compare_refuses_bad_report_folders_before_any_work(tiny_case, tmp_path, target, message):
+    (tmp_path / "file").write_text("precious")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("keep")
+    done = cli("compare", tiny_case, "--n", "20,40", "--replicates", "2", "-o", target, "--force",
+               cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert (tmp_path / "file").read_text() == "precious"
+    assert (tmp_path / "other" / "notes.txt").read_text() == "keep"
+    _no_work_left(tmp_path)
 
 
 def test_default_output_name_and_set_override(tiny_case, tmp_path):

@@ -102,12 +102,17 @@ def test_missing_case_file(tmp_path, capsys):
 
 def test_existing_output_is_refused_unless_forced(tmp_path, capsys):
     out = tmp_path / "run.h5"
-    out.write_bytes(b"precious")
+    assert particles("--n", 10, "--workers", 1, "--quiet", *SHORT, "-o", out) == 0
+    before = out.read_bytes()
     assert particles("--n", 20, "--workers", 1, *SHORT, "-o", out) == 2
     assert capsys.readouterr().err.strip() == f"error: {out} already exists; use --force to overwrite it"
-    assert out.read_bytes() == b"precious"
+    assert out.read_bytes() == before
     assert particles("--n", 20, "--workers", 1, "--quiet", "--force", *SHORT, "-o", out) == 0
     assert read_particles(out).mean.shape == (1, 3, 1)
+    text = tmp_path / "notes.h5"
+    text.write_bytes(b"precious")
+    assert particles("--n", 20, "--workers", 1, "--force", *SHORT, "-o", text) == 2
+    assert "is not an HDF5 result" in capsys.readouterr().err and text.read_bytes() == b"precious"
 
 
 def test_mean_at_final_time_matches_the_exact_gaussian(tmp_path):

@@ -156,3 +156,49 @@ def write_grid(f: h5py.File, grid: Grid) -> list[h5py.Dataset]:
         axis.make_scale(AXIS_NAMES[a])
         axes.append(axis)
     return axes
+
+
+class OutputTargetError(ValueError):
+    """An output path that a run must not write to: one line naming it and why."""
+
+
+def check_output_target(path: Path, *, force: bool, inputs: tuple[Path, ...] = (),
+                        directory: bool = False) -> Path:
+    """``path`` if a run may write its result there, checked before any work starts.
+
+    Refused: an existing path without ``force`` (FileExistsError); even with ``force``, one
+    of the ``inputs`` (the case file), a special file, a file that is not HDF5 (a result is
+    replaced only by a result), or, when ``directory`` (a report folder), an existing
+    non-directory; a directory where a result file is wanted; a folder that exists but cannot
+    be written to (OutputTargetError).  A report folder is replaced only if it holds a
+    report.json and neither the working directory nor an input.  A missing parent folder is
+    created by the run."""
+    if not directory and (str(path) in ("", ".") or path.is_dir() or str(path).endswith(os.sep)):
+        raise OutputTargetError(f"{path or '.'}: is a directory; give a result file name such as "
+                                f"{Path(path) / 'result.h5'}")
+    if path.exists() or path.is_symlink():
+        resolved = path.resolve()
+        if any(resolved == Path(source).resolve() for source in inputs):
+            raise OutputTargetError(f"{path}: is the case file of this run; refusing to overwrite it")
+        if directory:
+            if not path.is_dir():
+                raise OutputTargetError(f"{path}: exists and is not a directory; refusing to replace it")
+            if Path.cwd().resolve().is_relative_to(resolved) or any(
+                    Path(source).resolve().is_relative_to(resolved) for source in inputs):
+                raise OutputTargetError(f"{path}: holds the working directory or the case file; "
+                                        "refusing to replace it")
+            if not (path / "report.json").is_file():
+                raise OutputTargetError(f"{path}: is not a report folder (no report.json); "
+                                        "refusing to replace it")
+        elif not path.is_file():
+            raise OutputTargetError(f"{path}: is not a regular file; refusing to write to it")
+        elif not h5py.is_hdf5(path):
+            raise OutputTargetError(f"{path}: exists and is not an HDF5 result; refusing to overwrite "
+                                    "it (remove it or choose another name)")
+        if not force:
+            raise FileExistsError(f"{path} already exists; use --force to "
+                                  f"{'replace' if directory else 'overwrite'} it")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputTargetError(f"{path}: cannot write in {parent} (not a writable directory)")
+    return path

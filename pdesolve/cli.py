@@ -7,6 +7,7 @@ limit, any other RuntimeError such as a broken worker pool) with exit code 1.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -198,8 +199,8 @@ def _compare(args: argparse.Namespace) -> int:
         seed = _count("--seed", args.seed, 0)
         workers = _count("--workers", args.workers, 1)
         dt = None if args.dt is None else float(args.dt)
-        if dt is not None and not dt > 0:
-            raise ValueError(f"--dt: {args.dt} is not a positive number")
+        if dt is not None and not (dt > 0 and math.isfinite(dt)):
+            raise ValueError(f"--dt: {args.dt} is not a positive finite number")
     except ValueError as err:
         return _fail(str(err).splitlines()[0], EXIT_BAD_INPUT)
     try:
@@ -236,6 +237,8 @@ def _plot(args: argparse.Namespace) -> int:
     from .io.grid_result import ResultFormatError
     from .analysis.plotting import plot_result
 
+    if args.result.is_dir():
+        return _fail(f"{args.result}: is a directory, not a result file", EXIT_BAD_INPUT)
     outdir = args.output_dir or args.result.with_name(f"{args.result.stem}_plots")
     try:
         written = plot_result(args.result, outdir)

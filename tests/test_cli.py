@@ -193,6 +193,11 @@ def test_plot_of_a_missing_or_foreign_file(tmp_path):
     foreign.write_text("not hdf5")
     done = cli("plot", foreign)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert not (tmp_path / "foreign_plots").exists(), "#12 defect 6: no empty folder for a non-result"
+    (tmp_path / "folder.h5").mkdir()
+    done = cli("plot", tmp_path / "folder.h5")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "is a directory, not a result file" in done.stderr
 
 
 def test_version_and_help():
@@ -281,7 +286,9 @@ def test_compare_writes_a_report_and_refuses_to_replace_it(tmp_path):
 
 @pytest.mark.parametrize("option, value, message", [("--n", "50,x", "--n: expected an integer"),
                                                     ("--replicates", "1", "allowed: >= 2"),
-                                                    ("--dt", "-1", "--dt")])
+                                                    ("--dt", "-1", "--dt"),
+                                                    ("--dt", "inf", "not a positive finite number"),
+                                                    ("--dt", "nan", "not a positive finite number")])
 def test_compare_bad_options_are_one_line_exit_two(option, value, message, tmp_path):
     case = Path(__file__).parent.parent / "cases" / "gaussian_1d.toml"
     done = cli("compare", case, option, value, "-o", tmp_path / "r")

@@ -35,9 +35,9 @@ def plot_result(path: str | os.PathLike, outdir: str | os.PathLike, *,
     kinds plotted, potential not saved). Returns the paths written.
     """
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     written = []
     with open_result(path, allow_incomplete=allow_incomplete) as f:
+        outdir.mkdir(parents=True, exist_ok=True)  # only once the file is known to be a result
         grid = read_grid(f)
         title = read_attrs(f).get("title")
         n = snapshot_count(f)

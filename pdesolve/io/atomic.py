@@ -173,7 +173,7 @@ def check_output_target(path: Path, *, force: bool, inputs: tuple[Path, ...] = (
     be written to (OutputTargetError).  A report folder is replaced only if it holds a
     report.json and neither the working directory nor an input.  A missing parent folder is
     created by the run."""
-    if not directory and (str(path) in ("", ".") or path.is_dir() or str(path).endswith(os.sep)):
+    if not directory and (str(path) in ("", ".") or path.is_dir()):
         raise OutputTargetError(f"{path or '.'}: is a directory; give a result file name such as "
                                 f"{Path(path) / 'result.h5'}")
     if path.exists() or path.is_symlink():

@@ -310,7 +310,7 @@ def test_resume_takes_the_newest_of_several_partial_files(tmp_path):
 def test_resume_of_a_file_that_is_not_hdf5_is_a_format_error(tmp_path):
     path = tmp_path / "run.h5"
     path.write_bytes(b"not an HDF5 file at all")
-    with pytest.raises(ResultFormatError, match="not a resumable pdesolve result"):
+    with pytest.raises(ResultFormatError, match="not an HDF5 file"):
         ResultWriter.resume(path)
 
 

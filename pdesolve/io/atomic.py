@@ -6,11 +6,20 @@ so that the file on disk stays readable even after ``kill -9``.  :meth:`finish` 
 summary, marks it complete and renames it onto the path; :meth:`suspend` marks it interrupted
 (or failed) and does the same; :meth:`abort`, and leaving the ``with`` block without either,
 deletes it.  Subclasses write their layout (:meth:`_write_layout`) and their data.
+
+Files of dead processes beside a target are handled here too: a ``.creating`` one never holds
+a checkpoint and is deleted when the next writer of that target starts; a ``.partial`` one
+holds the last checkpoint of a killed run, so a new run refuses to start over it without
+``force``, :meth:`AtomicResultFile.resume_source` resumes from the newest readable one, and
+they are deleted only once a newer file is durable (a resumed file's first checkpoint, or a
+finished result).
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,15 +29,12 @@ import numpy as np
 
 from .. import __version__
 from ..model.grid import AXIS_NAMES, Grid
+from .hdf5_access import DAMAGE_ERRORS, DamagedFileError, ResultFormatError, first_line, open_hdf5
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
 STATUS_INTERRUPTED = "interrupted"
 STATUS_FAILED = "failed"
-
-
-class ResultFormatError(ValueError):
-    """A file that is not a (complete) pdesolve result, or cannot be resumed."""
 
 
 class AtomicResultFile:
@@ -53,6 +59,13 @@ class AtomicResultFile:
         if reserved:
             raise ValueError(f"attrs may not set reserved root attributes {reserved}")
         self.force = force
+        remove_dead_temporaries(self.path, (".creating",))
+        if not force:
+            left = [p for p, _ in temporaries(self.path, (".partial",))]
+            if left:
+                raise FileExistsError(f"{left[0]}: a killed run of {self.path} left its checkpoint "
+                                      f"there; resume it with --resume {self.path}, or use --force "
+                                      "to start over")
         self.temp_path = self.path.parent / f".{self.path.name}.{os.getpid()}.creating"
         self._file: h5py.File | None = h5py.File(self.temp_path, "w", libver="latest")
         try:
@@ -84,10 +97,11 @@ class AtomicResultFile:
         return self._file
 
     def _go_live(self) -> None:
-        """At the first checkpoint: single-writer/multiple-reader mode and the ``.partial`` name."""
+        """At the first checkpoint: single-writer/multiple-reader mode, fsync, the ``.partial`` name."""
         f = self._require_open()
         if not f.swmr_mode:
             f.swmr_mode = True
+            self.make_durable()  # before the name may replace a dead run's file of the same pid
             partial = self.temp_path.with_suffix(".partial")
             os.replace(self.temp_path, partial)
             self.temp_path = partial
@@ -110,7 +124,57 @@ class AtomicResultFile:
         except BaseException:
             self.abort()
             raise
+        remove_dead_temporaries(self.path)  # checkpoints superseded by the complete result
         return self.path
+
+    def make_durable(self) -> None:
+        """Flush the open file and fsync it: what it holds survives a crash of the machine."""
+        self._require_open().flush()
+        with open(self.temp_path, "rb") as handle:
+            os.fsync(handle.fileno())
+
+    @classmethod
+    @contextmanager
+    def resume_source(cls, path: str | os.PathLike,
+                      validate: Callable[[Path, h5py.File], None]) -> Iterator[tuple[Path, h5py.File]]:
+        """The file to resume the run of ``path`` from, open (SWMR, read-only), with its name.
+
+        Candidates are ``path`` and the ``.partial`` files of dead processes beside it, newest
+        first; ``validate(source, file)`` raises ResultFormatError to refuse one for good (a
+        complete run, another case).  A truncated or unreadable candidate is passed over for
+        an older one; if none is left, the newest one's damage is reported.  A partial file
+        of a process still running is refused.  Errors reading the source while the block
+        runs are reported as ResultFormatError naming it."""
+        path = Path(path)
+        candidates: list[tuple[Path, int | None]] = list(temporaries(path, (".partial",)))
+        if path.exists():
+            candidates.append((path, None))
+        candidates.sort(key=lambda item: item[0].stat().st_mtime, reverse=True)
+        damage = []
+        for source, pid in candidates:
+            if pid not in (None, os.getpid()) and process_alive(pid):
+                raise ResultFormatError(f"{source}: process {pid} is still writing this run; "
+                                        "stop it before resuming")
+            try:
+                old = open_hdf5(source, swmr=True)
+            except DamagedFileError as err:
+                damage.append(err)
+                continue
+            with old:
+                try:
+                    validate(source, old)
+                except DAMAGE_ERRORS as err:
+                    damage.append(DamagedFileError(f"{source}: damaged ({first_line(err)})"))
+                    continue
+                try:
+                    yield source, old
+                except DAMAGE_ERRORS as err:
+                    raise ResultFormatError(f"{source}: damaged, cannot be read back "
+                                            f"({first_line(err)})") from None
+                return
+        if damage:
+            raise ResultFormatError(f"{damage[0]}; nothing to resume") from None
+        raise ResultFormatError(f"{path}: no such result, and no partial file of a killed run beside it")
 
     def _close_with_status(self, status: str, summary: Mapping[str, Any] | None) -> None:
         """Close the writing handle, then set the root status (and /summary) and fsync."""
@@ -156,6 +220,43 @@ def write_grid(f: h5py.File, grid: Grid) -> list[h5py.Dataset]:
         axis.make_scale(AXIS_NAMES[a])
         axes.append(axis)
     return axes
+
+
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<kind>creating|partial)")
+
+
+def temporaries(path: Path, kinds: tuple[str, ...] = (".creating", ".partial")) -> list[tuple[Path, int]]:
+    """The temporary files ``.<name>.<pid>.creating|partial`` of writers of ``path``, with pids."""
+    found = []
+    for candidate in path.parent.glob(f".{path.name}.*"):
+        match = _TEMPORARY.fullmatch(candidate.name)
+        if match and match["name"] == path.name and f".{match['kind']}" in kinds:
+            found.append((candidate, int(match["pid"])))
+    return found
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and (where /proc tells) is a Python process, so that a
+    pid reused by another program does not keep a dead run's files alive."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read()
+    except OSError:
+        return True
+    return b"python" in command or b"pdesolve" in command
+
+
+def remove_dead_temporaries(path: Path, kinds: tuple[str, ...] = (".creating", ".partial")) -> None:
+    """Delete the temporary files of ``path`` whose writers are dead (never this process's)."""
+    for temporary, pid in temporaries(path, kinds):
+        if pid != os.getpid() and not process_alive(pid):
+            temporary.unlink(missing_ok=True)
 
 
 class OutputTargetError(ValueError):

@@ -67,7 +67,9 @@ import h5py
 import numpy as np
 
 from ..model.grid import AXIS_NAMES, Grid
-from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, write_grid
+from .atomic import (STATUS_COMPLETE, AtomicResultFile, ResultFormatError, remove_dead_temporaries,
+                     write_grid)
+from .hdf5_access import open_hdf5
 
 CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output")
 _TIME_CHUNK = 256
@@ -207,25 +209,28 @@ class ResultWriter(AtomicResultFile):
     @classmethod
     def resume(cls, path: str | os.PathLike, check=None, **options: Any) -> tuple[ResultWriter, dict]:
         """Continue the result at ``path`` (interrupted), or the partial file a killed run
-        left beside it: a new writer holding its snapshots and diagnostics up to the last
-        checkpoint, and that checkpoint {"mu": array, "t": ..., ...}.  ``options`` go to
-        the constructor.  ``check(attrs)`` sees the old file's root attributes before
-        anything is written and may raise to refuse.
-        Raises ResultFormatError when there is nothing to resume."""
+        left beside it, whichever is newer (see `AtomicResultFile.resume_source`): a new
+        writer holding its snapshots and diagnostics up to the last checkpoint, and that
+        checkpoint {"mu": array, "t": ..., ...}.  ``options`` go to the constructor.
+        ``check(attrs)`` sees the old file's root attributes before anything is written and
+        may raise to refuse.  The files resumed from are deleted once the new one holds the
+        checkpoint durably.  Raises ResultFormatError when there is nothing to resume."""
         path = Path(path)
-        source = path if path.exists() else _newest_partial(path)
-        if source is None:
-            raise ResultFormatError(f"{path}: no such result, and no partial file of a killed run beside it")
-        try:
-            old = h5py.File(source, "r", swmr=True)
-        except OSError as err:
-            raise ResultFormatError(f"{source}: not a resumable pdesolve result ({err})") from None
-        with old:
+
+        def validate(source: Path, old: h5py.File) -> None:
             attrs = read_attrs(old)
+            if "kind" in attrs:
+                raise ResultFormatError(f"{source}: a result of 'pdesolve {attrs['kind']}', "
+                                        "not of 'pdesolve run'")
+            if not {"grid", "snapshots", "diagnostics"} <= set(old):
+                raise ResultFormatError(f"{source}: not a pdesolve result")
             if attrs.get("status") == STATUS_COMPLETE:
                 raise ResultFormatError(f"{source}: the run is already complete; nothing to resume")
             if "checkpoint" not in old or old["checkpoint/snapshots"][()] < 1:
                 raise ResultFormatError(f"{source}: no checkpoint to resume from")
+
+        with cls.resume_source(path, validate) as (source, old):
+            attrs = read_attrs(old)
             if check is not None:
                 check(attrs)
             checkpoint = {"mu": old["checkpoint/mu"][...]}
@@ -236,20 +241,18 @@ class ResultWriter(AtomicResultFile):
             writer = cls(path, read_grid(old), case_text=attrs["case_text"],
                          case_source=attrs["case_source"], attrs=extra,
                          save_potential="V" in snaps, force=True, **options)
-            columns = {name: ds[:kept] for name, ds in old["diagnostics"].items()}
-            for i in range(kept):
-                writer.add_snapshot(float(snaps["time"][i]), snaps["mu"][i],
-                                    snaps["V"][i] if "V" in snaps else None)
-                writer.add_diagnostics({name: float(values[i]) for name, values in columns.items()})
-        writer.write_checkpoint(**checkpoint)
-        if source not in (path, writer.temp_path):  # same name when the killed run's pid came back
-            source.unlink()
+            try:
+                columns = {name: ds[:kept] for name, ds in old["diagnostics"].items()}
+                for i in range(kept):
+                    writer.add_snapshot(float(snaps["time"][i]), snaps["mu"][i],
+                                        snaps["V"][i] if "V" in snaps else None)
+                    writer.add_diagnostics({name: float(values[i]) for name, values in columns.items()})
+                writer.write_checkpoint(**checkpoint)
+            except BaseException:
+                writer.abort()
+                raise
+        remove_dead_temporaries(path, (".partial",))
         return writer, checkpoint
-
-def _newest_partial(path: Path) -> Path | None:
-    """The most recent ``.<name>.<pid>.partial`` beside ``path``, if any."""
-    partials = sorted(path.parent.glob(f".{path.name}.*.partial"), key=lambda p: p.stat().st_mtime)
-    return partials[-1] if partials else None
 
 
 def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> h5py.File:
@@ -263,7 +266,7 @@ def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> h
         raise FileNotFoundError(f"{path} does not exist")
     if not h5py.is_hdf5(path):
         raise ResultFormatError(f"{path} is not an HDF5 file, so not a pdesolve result")
-    f = h5py.File(path, "r")
+    f = open_hdf5(path)
     try:
         for group in ("grid", "snapshots", "diagnostics"):
             if group not in f:

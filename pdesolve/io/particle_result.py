@@ -60,8 +60,10 @@ import h5py
 import numpy as np
 
 from ..model.grid import Grid
-from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, write_grid
+from .atomic import (STATUS_COMPLETE, AtomicResultFile, ResultFormatError, remove_dead_temporaries,
+                     write_grid)
 from .grid_result import read_attrs, read_grid
+from .hdf5_access import open_hdf5
 
 FILE_KIND = "particles"
 OBSERVABLES = ("mass", "mean", "covariance", "energy", "histogram")
@@ -152,21 +154,26 @@ class ParticleWriter(AtomicResultFile):
             ds = f.create_dataset("positions", shape=(R, T, n, d), dtype=np.float64,
                                   chunks=(1, 1, n, d), **filters)
             ds.dims[1].attach_scale(time)
+        # Contiguous datasets written element by element need an explicit fill value: with
+        # HDF5's default one no fill is written when their space is allocated, and the
+        # elements not yet written read back as whatever bytes were there (finished flags
+        # of -58 were seen, i.e. replicates taken as finished that never ran).
+        zero = {"fillvalue": 0}
         group = f.create_group("replicates")
-        group.create_dataset("steps", shape=(R,), dtype=np.int64)
-        group.create_dataset("dt", shape=(R,), dtype=np.float64)
+        group.create_dataset("steps", shape=(R,), dtype=np.int64, **zero)
+        group.create_dataset("dt", shape=(R,), dtype=np.float64, **zero)
         group = f.create_group("checkpoint")
         S = self.slots
-        group.create_dataset("finished", shape=(R,), dtype=np.int8)
-        group.create_dataset("bank", shape=(S,), dtype=np.int64)
+        group.create_dataset("finished", shape=(R,), dtype=np.int8, **zero)
+        group.create_dataset("bank", shape=(S,), dtype=np.int64, **zero)
         group.create_dataset("replicate", data=np.full((2, S), -1, dtype=np.int64))
         group.create_dataset("positions", shape=(2, S, n, d), dtype=np.float64, chunks=(1, 1, n, d))
         group.create_dataset("weights", shape=(2, S, n), dtype=np.float64, chunks=(1, 1, n))
-        group.create_dataset("rng_state", shape=(2, S), dtype=f"S{RNG_STATE_BYTES}")
+        group.create_dataset("rng_state", shape=(2, S), dtype=f"S{RNG_STATE_BYTES}", fillvalue=b"")
         for name in ("next_output", "substep", "steps"):
-            group.create_dataset(name, shape=(2, S), dtype=np.int64)
+            group.create_dataset(name, shape=(2, S), dtype=np.int64, **zero)
         for name in ("step", "t"):
-            group.create_dataset(name, shape=(2, S), dtype=np.float64)
+            group.create_dataset(name, shape=(2, S), dtype=np.float64, **zero)
 
     def write_output(self, replicate: int, k: int, row: Mapping[str, Any]) -> None:
         """Store the observables (and positions, if kept) of ``replicate`` at times[k]."""
@@ -233,19 +240,16 @@ class ParticleWriter(AtomicResultFile):
         ``check(attrs)`` sees the old root attributes first and may raise to refuse.
         Raises ResultFormatError when there is nothing to resume."""
         path = Path(path)
-        source = _newest_source(path)
-        if source is None:
-            raise ResultFormatError(f"{path}: no such result, and no partial file of a killed run beside it")
-        try:
-            old = h5py.File(source, "r", swmr=True)
-        except OSError as err:
-            raise ResultFormatError(f"{source}: not a resumable particle result ({err})") from None
-        with old:
+
+        def validate(source: Path, old: h5py.File) -> None:
             attrs = read_attrs(old)
             if attrs.get("kind") != FILE_KIND or "checkpoint" not in old:
                 raise ResultFormatError(f"{source}: not a result of 'pdesolve particles'")
             if attrs.get("status") == STATUS_COMPLETE:
                 raise ResultFormatError(f"{source}: the run is already complete; nothing to resume")
+
+        with cls.resume_source(path, validate) as (source, old):
+            attrs = read_attrs(old)
             if check is not None:
                 check(attrs)
             finished, states = _read_checkpoint(old["checkpoint"])
@@ -261,8 +265,7 @@ class ParticleWriter(AtomicResultFile):
             except BaseException:
                 writer.abort()
                 raise
-        if source != path:
-            source.unlink()
+        remove_dead_temporaries(path, (".partial",))
         return writer, finished, states
 
     def _copy_progress(self, old: h5py.File, finished: np.ndarray,
@@ -286,14 +289,6 @@ class ParticleWriter(AtomicResultFile):
             self.save_state(state)
         self._go_live()
         f.flush()
-
-
-def _newest_source(path: Path) -> Path | None:
-    """``path`` or a ``.<name>.<pid>.partial`` beside it, whichever was written last."""
-    candidates = list(path.parent.glob(f".{path.name}.*.partial"))
-    if path.exists():
-        candidates.append(path)
-    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
 
 
 def _read_checkpoint(group: h5py.Group) -> tuple[np.ndarray, dict[int, ReplicateCheckpoint]]:
@@ -324,7 +319,7 @@ def read_particles(path: str | os.PathLike, *, allow_incomplete: bool = False) -
         raise FileNotFoundError(f"{path} does not exist")
     if not h5py.is_hdf5(path):
         raise ResultFormatError(f"{path} is not an HDF5 file, so not a pdesolve result")
-    with h5py.File(path, "r", swmr=allow_incomplete) as f:
+    with open_hdf5(path, swmr=allow_incomplete) as f:
         attrs = read_attrs(f)
         if attrs.get("kind") != FILE_KIND:
             raise ResultFormatError(f"{path} is not a result of 'pdesolve particles'")

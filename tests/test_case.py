@@ -489,3 +489,22 @@ def test_grid_cells_range(cells, accepted):
     else:
         with pytest.raises(CaseError, match="grid.cells: .* is out of range"):
             validate_case_data(data, "c.toml")
+
+
+def test_resume_compares_overrides_by_the_case_they_make(tmp_path):
+    """--resume accepts the recorded --set overrides in any order or spelling that sets the
+    same values, and says what the file recorded when they differ."""
+    from pdesolve.config.case import check_same_run
+    path = tmp_path / "case.toml"
+    path.write_text('[grid]\nlower = [0.0]\nupper = [1.0]\ncells = [16]\n[time]\nt_end = 1.0\n')
+    recorded = {"case_text": path.read_text(), "overrides": ["time.t_end=2", "grid.cells=[8]"]}
+    for given in (("grid.cells=[8]", "time.t_end=2"), ("time.t_end=2.0", "grid.cells=[8]"),
+                  ("time.t_end=5", "grid.cells=[8]", "time.t_end=2")):
+        check_same_run(load_case(path, given), given, recorded, "out.h5")
+    given = ("grid.cells=[8]",)
+    with pytest.raises(CaseError, match=r"out.h5 was started with --set time.t_end=2 --set grid.cells=\[8\], "
+                                        r"not with --set grid.cells=\[8\]"):
+        check_same_run(load_case(path, given), given, recorded, "out.h5")
+    with pytest.raises(CaseError, match="different case file: line 6 is 't_end = 0.5' there, 't_end = 1.0' here"):
+        check_same_run(load_case(path), (), {"case_text": recorded["case_text"].replace("1.0\n", "0.5\n")},
+                       "out.h5")

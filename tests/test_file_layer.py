@@ -4,7 +4,6 @@ superseded, and a resume that fails at any stage keeps a checkpoint."""
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import h5py
@@ -372,3 +371,19 @@ def test_open_hdf5_reads_a_killed_writers_file_in_swmr_mode(tmp_path):
         assert f.swmr_mode and f["checkpoint/t"][()] == 0.2
     with open_hdf5(grid_run(tmp_path / "done.h5"), swmr=True) as f:
         assert not f.swmr_mode    # closed cleanly: no SWMR needed
+
+
+@pytest.mark.parametrize("kind", ["grid", "particles"])
+def test_the_wall_time_of_a_resumed_run_counts_every_leg(tmp_path, kind):
+    """The summary of a resumed run reports the whole run's wall time (and so its true steps
+    per second), not the last leg's: each checkpoint records the time spent so far."""
+    path = tmp_path / "run.h5"
+    (grid_run if kind == "grid" else particle_run)(path)
+    with h5py.File(path, "r") as f:
+        first_leg = f["checkpoint"].attrs["wall_time"]
+    assert first_leg > 0
+    writer = (ResultWriter.resume(path)[0] if kind == "grid" else ParticleWriter.resume(path, slots=1)[0])
+    with writer:
+        assert writer.earlier_wall_time == first_leg
+        assert writer.wall_time() > first_leg
+        writer.finish({})

@@ -193,10 +193,14 @@ def test_resume_refuses_a_different_case_or_a_complete_run(reference, tmp_path):
     changed = tmp_path / "changed.toml"
     changed.write_text(CASE.replace("alpha = 1.0", "alpha = 2.0"))
     done = subprocess.run(command(changed, "--resume", out), capture_output=True, text=True)
-    assert done.returncode == 2 and "different case file" in done.stderr
+    line = CASE.splitlines().index("alpha = 1.0") + 1
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"error: {changed}: --resume: {out} was started from a different case file: line {line} is "
+        "'alpha = 1.0' there, 'alpha = 2.0' here"]
     done = subprocess.run(command(case, "--set", "dynamics.alpha=2.0", "--resume", out),
                           capture_output=True, text=True)
-    assert done.returncode == 2 and "different case file or --set overrides" in done.stderr
+    assert done.returncode == 2 and (f"{out} was started with no --set overrides, not with "
+                                     "--set dynamics.alpha=2.0") in done.stderr
     assert subprocess.run(command(case, "--resume", out), capture_output=True).returncode == 0
     done = subprocess.run(command(case, "--resume", out), capture_output=True, text=True)
     assert done.returncode == 2 and "already complete" in done.stderr

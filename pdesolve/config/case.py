@@ -222,6 +222,28 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict:
     return result
 
 
+def check_same_run(case: Case, overrides: Sequence[str], attrs: Mapping[str, Any], output) -> None:
+    """Refuse (CaseError at --resume) to resume the result ``output``, whose root attributes
+    are ``attrs``, unless it was started from the text of ``case`` and --set ``overrides``
+    that set the same values (in any order: they are compared by the case they make)."""
+    recorded_text = attrs.get("case_text")
+    if recorded_text != case.text:
+        old, new = str(recorded_text).splitlines(), case.text.splitlines()
+        line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+        recorded = old[line] if line < len(old) else "(end of file)"
+        given = new[line] if line < len(new) else "(end of file)"
+        raise CaseError(str(case.path), "--resume",
+                        f"{output} was started from a different case file: line {line + 1} is "
+                        f"{recorded!r} there, {given!r} here")
+    recorded = tuple(attrs.get("overrides") or ())
+    raw = tomllib.loads(case.text)
+    if apply_overrides(raw, recorded) != apply_overrides(raw, overrides):
+        def shown(items):
+            return " ".join(f"--set {item}" for item in items) or "no --set overrides"
+        raise CaseError(str(case.path), "--resume",
+                        f"{output} was started with {shown(recorded)}, not with {shown(overrides)}")
+
+
 def _parse_override_value(text: str) -> Any:
     """The TOML value ``text`` denotes, or ``text`` itself when it is not one."""
     try:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..fv import diagnostics
 from ..model.build import Setup, build_setup
-from ..config.case import Case, CaseError
+from ..config.case import Case, CaseError, check_same_run
 from ..io.atomic import STATUS_FAILED
 from ..io.grid_result import ResultWriter
 from .resources import DISK_WARNING_BYTES, available_memory, estimate, gib
@@ -106,7 +106,7 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
     stop = {"signum": None} if stop is None else stop
     solver = Solver(setup.problem, setup.scheme, setup.mu0)
     times = setup.output_times
-    started = time.perf_counter()
+    started, steps_before = time.perf_counter(), solver.steps
     if checkpoint is None:
         first = diagnostics.collect(solver, 0.0, None)
         writer.add_snapshot(solver.t, solver.mu, solver.potential())
@@ -115,6 +115,7 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
         writer.write_checkpoint(**solver.state(), snapshots=1, next_output=next_output)
     else:
         solver.restore(checkpoint)
+        steps_before = solver.steps
         next_output = int(checkpoint["next_output"])
         first = read_first_row(writer)
     previous = writer.last_snapshot()
@@ -132,7 +133,7 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
         last["dt"] = dt
         bar.update(dt)
         if s.steps % 50 == 0:
-            bar.set_postfix_str(f"{s.steps / (time.perf_counter() - started):.0f} steps/s", refresh=False)
+            bar.set_postfix_str(f"{(s.steps - steps_before) / (time.perf_counter() - started):.0f} steps/s", refresh=False)
 
     def check_step_size(s: Solver, dt: float) -> None:
         if dt < DT_COLLAPSE * float(times[-1]) and s.t < float(times[next_output]):
@@ -168,7 +169,7 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
             next_output += 1
             save_checkpoint()
     return RunSummary(
-        output=writer.path, steps=solver.steps, wall_time=time.perf_counter() - started,
+        output=writer.path, steps=solver.steps, wall_time=writer.wall_time(),
         t_end=solver.t, mass_initial=first["mass"], mass_final=row["mass"],
         energy_initial=first["energy"], energy_final=row["energy"], loss_final=row.get("loss"))
 
@@ -234,15 +235,10 @@ def resume_case(case: Case, output: str | Path, *, progress: bool = True,
 
 def _resume(case: Case, output: str | Path, progress: bool, overrides: tuple[str, ...],
             stop: dict) -> RunSummary:
-    def same_case(attrs: dict) -> None:
-        recorded = tuple(attrs.get("overrides") or ())
-        if attrs.get("case_text") != case.text or recorded != tuple(overrides):
-            raise CaseError(str(case.path), "--resume",
-                            f"{output} was started from a different case file or --set overrides")
-
     check_resources(case)
     setup = build_setup(case)
-    writer, checkpoint = ResultWriter.resume(output, check=same_case, compression=case.output.compression)
+    writer, checkpoint = ResultWriter.resume(output, check=lambda attrs: check_same_run(case, overrides, attrs, output),
+                                             compression=case.output.compression)
     with writer:
         summary = run_setup(setup, writer, progress=progress, checkpoint=checkpoint, stop=stop,
                             **_writer_options(case))

@@ -43,7 +43,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..model.build import Setup, build_setup
-from ..config.case import Case, CaseError
+from ..config.case import Case, CaseError, check_same_run
 from .observers import Cadence, Observer, notify
 from .signals import RunInterrupted, stop_on_signals
 from ..particles.interaction import particle_interaction
@@ -454,9 +454,7 @@ def resume_particles_file(case: Case, output: str | Path, *, n: int | None = Non
     The case text and --set overrides must be the ones it started with; n, replicates,
     seed and keep_positions are read from the file (given ones must agree)."""
     def same_run(attrs: dict) -> None:
-        if attrs.get("case_text") != case.text or tuple(attrs.get("overrides") or ()) != tuple(overrides):
-            raise CaseError(str(case.path), "--resume",
-                            f"{output} was started from a different case file or --set overrides")
+        check_same_run(case, overrides, attrs, output)
         for name, given in (("n", n), ("replicates", replicates), ("seed", seed),
                             ("keep_positions", keep_positions)):
             if given is not None and attrs[name] != given:
@@ -479,7 +477,6 @@ def _run_into(plan: ParticlePlan, setup: Setup, writer: ParticleWriter, finished
               states: dict[int, ReplicateCheckpoint], workers: int, flag: dict,
               progress: bool) -> ParticleRunSummary:
     """Run the unfinished replicates into ``writer``; finish or suspend it."""
-    started = time.perf_counter()
     times = plan.times
     pending = {r: states[r] for r in sorted(states)}     # in progress first: they hold slots
     pending.update((r, None) for r in range(plan.replicates) if not finished[r] and r not in states)
@@ -516,6 +513,6 @@ def _run_into(plan: ParticlePlan, setup: Setup, writer: ParticleWriter, finished
     steps, dts = writer.replicate_record()
     summary = ParticleRunSummary(output=writer.path, replicates=plan.replicates, n=plan.n,
                                  dt=float(dts.max()), steps=int(steps.sum()),
-                                 wall_time=time.perf_counter() - started, workers=workers)
+                                 wall_time=writer.wall_time(), workers=workers)
     writer.finish(summary.as_attrs())
     return summary

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -59,6 +60,8 @@ class AtomicResultFile:
         if reserved:
             raise ValueError(f"attrs may not set reserved root attributes {reserved}")
         self.force = force
+        self._opened = time.perf_counter()
+        self.earlier_wall_time = 0.0   # of the legs before a resume, from the file resumed
         remove_dead_temporaries(self.path, (".creating",))
         if not force:
             left = [p for p, _ in temporaries(self.path, (".partial",))]
@@ -90,6 +93,18 @@ class AtomicResultFile:
     def _write_layout(self, compression: int) -> None:
         """Create the groups and datasets of the file kind."""
         raise NotImplementedError
+
+    def wall_time(self) -> float:
+        """Seconds spent on this result so far, over every leg of a resumed run."""
+        return self.earlier_wall_time + time.perf_counter() - self._opened
+
+    def _stamp_wall_time(self) -> None:
+        """Record `wall_time` with the checkpoint (attribute /checkpoint.wall_time)."""
+        self._require_open()["checkpoint"].attrs["wall_time"] = self.wall_time()
+
+    def _resume_wall_time(self, old: h5py.File) -> None:
+        """Continue the clock of the file ``old`` that this one resumes."""
+        self.earlier_wall_time = float(old["checkpoint"].attrs.get("wall_time", 0.0))
 
     def _require_open(self) -> h5py.File:
         if self._file is None:

@@ -201,6 +201,7 @@ class ResultWriter(AtomicResultFile):
         group["mu"][...] = mu
         for key, value in state.items():
             group[key][()] = value
+        self._stamp_wall_time()
         if not f.swmr_mode and self._diagnostic_names is None:
             raise RuntimeError("write a diagnostics row before the first checkpoint")
         self._go_live()
@@ -241,6 +242,7 @@ class ResultWriter(AtomicResultFile):
             writer = cls(path, read_grid(old), case_text=attrs["case_text"],
                          case_source=attrs["case_source"], attrs=extra,
                          save_potential="V" in snaps, force=True, **options)
+            writer._resume_wall_time(old)
             try:
                 columns = {name: ds[:kept] for name, ds in old["diagnostics"].items()}
                 for i in range(kept):

@@ -203,6 +203,7 @@ class ParticleWriter(AtomicResultFile):
         f["replicates/steps"][replicate] = steps
         f["replicates/dt"][replicate] = dt
         f["checkpoint/finished"][replicate] = 1
+        self._stamp_wall_time()
         self._go_live()
         f.flush()
         slot = self._slot_of.pop(replicate, None)
@@ -225,6 +226,7 @@ class ParticleWriter(AtomicResultFile):
             group["rng_state"][bank, slot] = rng_text
             for name in _SLOT_FIELDS:
                 group[name][bank, slot] = getattr(state, name)
+        self._stamp_wall_time()
         self._go_live()
         f.flush()
         group["bank"][slot] = bank
@@ -260,6 +262,7 @@ class ParticleWriter(AtomicResultFile):
                          keep_positions=bool(attrs["keep_positions"]), case_text=attrs["case_text"],
                          case_source=attrs["case_source"], attrs=extra, compression=compression,
                          force=True)
+            writer._resume_wall_time(old)
             try:
                 writer._copy_progress(old, finished, states)
             except BaseException:

@@ -207,6 +207,9 @@ def _compare(args: argparse.Namespace) -> int:
         case = load_case(args.case, tuple(args.overrides))
     except CaseError as err:
         return _fail(str(err), EXIT_BAD_INPUT)
+    if dt is not None and dt > case.time.t_end:
+        return _fail(f"--dt: {args.dt} is longer than the run (time.t_end = {case.time.t_end:g})",
+                     EXIT_BAD_INPUT)
     outdir = args.output_dir or Path(f"{case.path.stem}_compare")
     try:
         check_output_target(outdir, force=args.force, inputs=(case.path,), directory=True)
@@ -219,6 +222,8 @@ def _compare(args: argparse.Namespace) -> int:
         if outdir.exists():
             shutil.rmtree(outdir)
         building.rename(outdir)
+    except CaseError as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
     except ValueError as err:
         return _fail(f"{args.case}: {err}", EXIT_BAD_INPUT)
     except RuntimeError as err:

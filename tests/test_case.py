@@ -463,6 +463,8 @@ def test_every_bounded_key_accepts_its_range_and_refuses_beyond_it(key, kind, bo
             table = table.setdefault(name, {})
         if key.startswith("dynamics.prior"):
             data["dynamics"]["reaction"] = "reinjection"
+        if key == "time.dt":   # so that no dt in its range needs more than max_steps steps
+            data["time"]["t_end"] = 5e-324
         if kind is not None:
             table["kind"] = kind
             spec = dict({"potential": POTENTIALS, "interaction": INTERACTIONS}
@@ -508,3 +510,31 @@ def test_resume_compares_overrides_by_the_case_they_make(tmp_path):
     with pytest.raises(CaseError, match="different case file: line 6 is 't_end = 0.5' there, 't_end = 1.0' here"):
         check_same_run(load_case(path), (), {"case_text": recorded["case_text"].replace("1.0\n", "0.5\n")},
                        "out.h5")
+
+
+def test_a_time_step_too_small_to_reach_t_end_is_refused_before_the_run():
+    data = {"grid": {"lower": [0.0], "upper": [1.0], "cells": [8]}, "time": {"t_end": 2.0, "dt": 1e-300}}
+    with pytest.raises(CaseError, match=r"time.dt: 1e-300 needs 2e\+300 steps to reach t_end = 2, more "
+                                        r"than time.max_steps = 10000000 \(allowed: dt >= t_end / max_steps\)"):
+        validate_case_data(data, "c.toml")
+    data["time"].update(dt=1e-3, max_steps=2000)
+    validate_case_data(data, "c.toml")
+    data["time"]["max_steps"] = 1999
+    with pytest.raises(CaseError, match="time.dt"):
+        validate_case_data(data, "c.toml")
+
+
+def test_output_times_have_an_upper_bound():
+    data = {"grid": {"lower": [0.0], "upper": [1.0], "cells": [8]}, "time": {"t_end": 2.0, "outputs": 10 ** 9}}
+    with pytest.raises(CaseError, match=r"time.outputs: 1000000000 is out of range \(allowed: 1 <= outputs <= 1e\+06\)"):
+        validate_case_data(data, "c.toml")
+
+
+def test_a_deeply_nested_case_file_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "nested.toml"
+    path.write_text("[grid]\nlower = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(CaseError, match="nested.toml: toml: arrays or tables nested too deeply to read"):
+        load_case(path)
+    path.write_text("[grid]\nlower = [0.0]\nupper = [1.0]\ncells = [8]\n[time]\nt_end = 1.0\n")
+    with pytest.raises(CaseError, match="grid.lower: expected a list"):
+        load_case(path, ["grid.lower=" + "[" * 5000 + "]" * 5000])

@@ -51,7 +51,7 @@ from ..model.build import Setup, build_setup
 from ..config.case import Case, CaseError
 from .comparison_report import write_report
 from ..model.grid import AXIS_NAMES, Grid
-from ..drive.particle_run import run_particles
+from ..drive.particle_run import check_memory, make_plan, run_particles
 from ..fv.solver import Solver, StabilityError
 from .statistics import (fit_log_log_slope, mean_and_standard_error, normality_p_value,
                          variance_flatness, variance_interval)
@@ -346,6 +346,9 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
         raise ValueError("comparison times must be positive and strictly increasing")
     seed = int(case.particles.seed if seed is None else seed)
     setup = build_setup(case)
+    # before any work: the largest ensemble in flight while two whole ensembles are kept
+    check_memory(make_plan(case, n=sizes[-1], replicates=replicates, times=times, dt=dt)[0], workers,
+                 held=3 * replicates)
     mass_fluctuates = setup.problem.has_reaction and not setup.problem.reaction_model.conserves_mass
     independent = not setup.problem.has_reaction and setup.problem.interaction is None
     observables = observables_for(setup.grid.ndim, mass_fluctuates)

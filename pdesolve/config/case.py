@@ -194,7 +194,13 @@ def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise CaseError(source, "toml", f"not valid TOML: {err}") from None
-    data = validate_case_data(apply_overrides(raw, overrides), source, name=path.stem)
+    except RecursionError:
+        raise CaseError(source, "toml", "arrays or tables nested too deeply to read") from None
+    try:
+        data = validate_case_data(apply_overrides(raw, overrides), source, name=path.stem)
+    except RecursionError:
+        raise CaseError(source if not overrides else f"{source} with --set", "toml",
+                        "a value nested too deeply to read") from None
     return Case.from_data(path, text, data)
 
 
@@ -248,7 +254,7 @@ def _parse_override_value(text: str) -> Any:
     """The TOML value ``text`` denotes, or ``text`` itself when it is not one."""
     try:
         parsed = tomllib.loads(f"v = {text}")
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
     return parsed["v"] if parsed.keys() == {"v"} else text
 
@@ -305,11 +311,13 @@ _DYNAMICS = {
     "transport": Key(_boolean, True),
 }
 
+MAX_OUTPUTS = 1_000_000  # output times of one run (each costs a snapshot and a diagnostics row)
+
 _TIME = {
     "t_end": Key(number(POSITIVE), REQUIRED),
     "cfl": Key(number(Range(low=0, high=1, low_open=True)), 0.5),
     "dt": Key(number(POSITIVE)),
-    "outputs": Key(_integer(Range(low=1)), 10),
+    "outputs": Key(_integer(Range(low=1, high=MAX_OUTPUTS)), 10),
     "times": Key(number_list(NON_NEGATIVE)),
     "max_steps": Key(_integer(Range(low=1)), 10_000_000),
 }
@@ -368,8 +376,14 @@ def _read_dynamics(value: Any, ctx: Context) -> dict:
 def _read_time(value: Any, ctx: Context) -> dict:
     """t_end, cfl, dt, outputs, output times (strictly increasing, within [0, t_end])."""
     result = _read_flat(value, "time", _TIME, ctx)
+    if result["dt"] is not None and result["t_end"] / result["dt"] > result["max_steps"]:
+        ctx.fail("time.dt", f"{result['dt']:g} needs {result['t_end'] / result['dt']:.3g} steps to reach "
+                 f"t_end = {result['t_end']:g}, more than time.max_steps = {result['max_steps']}",
+                 "dt >= t_end / max_steps")
     times = result["times"]
     if times is not None:
+        if len(times) > MAX_OUTPUTS:
+            ctx.fail("time.times", f"{len(times)} output times are too many", f"at most {MAX_OUTPUTS}")
         if any(b <= a for a, b in zip(times, times[1:])):
             ctx.fail("time.times", f"{_show(times)} is not strictly increasing")
         if times[-1] > result["t_end"]:

@@ -45,6 +45,7 @@ from tqdm import tqdm
 from ..model.build import Setup, build_setup
 from ..config.case import Case, CaseError, check_same_run
 from .observers import Cadence, Observer, notify
+from .resources import available_memory, gib, particle_memory
 from .signals import RunInterrupted, stop_on_signals
 from ..particles.interaction import particle_interaction
 from ..particles.observables import energy, histogram, moments
@@ -107,6 +108,21 @@ def make_plan(case: Case, *, n: int | None = None, seed: int | None = None, time
     except (TypeError, ValueError) as err:
         raise CaseError(str(case.path), "particles.interaction", str(err)) from None
     return plan, setup
+
+
+def check_memory(plan: ParticlePlan, workers: int | None, held: int) -> None:
+    """Refuse (CaseError at [particles]) a plan whose estimated peak memory, with ``workers``
+    replicates in flight (None: the default) and the observables of ``held`` replicates kept,
+    exceeds what this process may allocate."""
+    workers = default_workers(plan.replicates) if workers is None else workers
+    needed = particle_memory(plan.case, n=plan.n, replicates=plan.replicates, workers=workers,
+                             outputs=plan.times.size, keep_positions=plan.keep_positions, held=held)
+    available = available_memory()
+    if needed > available:
+        raise CaseError(str(plan.case.path), "particles",
+                        f"{plan.replicates} replicate{'s' if plan.replicates != 1 else ''} of n = {plan.n} "
+                        f"particles ({min(workers, plan.replicates)} at a time) need about {gib(needed)} of memory, {gib(available)} is available",
+                        "fewer particles (--n), replicates or workers")
 
 
 class ReplicateRunner:
@@ -358,6 +374,7 @@ def run_particles(case: Case, n: int | None = None, seed: int | None = None,
     """
     plan, setup = make_plan(case, n=n, seed=seed, times=times, replicates=replicates, dt=dt,
                             weighted=weighted, method=method, keep_positions=keep_positions)
+    check_memory(plan, workers, held=plan.replicates)
     R, T, d = plan.replicates, plan.times.size, setup.grid.ndim
     result = {"times": plan.times, "n": plan.n, "mass": np.zeros((R, T)), "mean": np.zeros((R, T, d)),
               "covariance": np.zeros((R, T, d, d)), "energy": np.zeros((R, T)),
@@ -432,6 +449,7 @@ def run_particles_file(case: Case, output: str | Path, *, n: int | None = None,
     (RunInterrupted is raised); a run that fails leaves nothing.  ``overrides`` (the --set
     list) are recorded for the resume check."""
     plan, setup = make_plan(case, n=n, replicates=replicates, seed=seed, keep_positions=keep_positions)
+    check_memory(plan, workers, held=1)
     workers = default_workers(plan.replicates) if workers is None else workers
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -469,6 +487,7 @@ def resume_particles_file(case: Case, output: str | Path, *, n: int | None = Non
             plan, setup = make_plan(case, n=writer.n, replicates=writer.replicates,
                                     seed=int(writer.run_attrs["seed"]),
                                     keep_positions=writer.keep_positions)
+            check_memory(plan, workers, held=1)
             workers = default_workers(int((~finished).sum())) if workers is None else workers
             return _run_into(plan, setup, writer, finished, states, workers, flag, progress)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -161,6 +162,8 @@ class AtomicResultFile:
         of a process still running is refused.  Errors reading the source while the block
         runs are reported as ResultFormatError naming it."""
         path = Path(path)
+        if path.is_dir():
+            raise ResultFormatError(f"{path}: is a directory, not a result file")
         candidates: list[tuple[Path, int | None]] = list(temporaries(path, (".partial",)))
         if path.exists():
             candidates.append((path, None))
@@ -174,6 +177,9 @@ class AtomicResultFile:
                 old = open_hdf5(source, swmr=True)
             except DamagedFileError as err:
                 damage.append(err)
+                continue
+            except FileNotFoundError:   # gone since it was listed, or not a regular file
+                damage.append(DamagedFileError(f"{source}: not a regular file"))
                 continue
             with old:
                 try:
@@ -317,4 +323,9 @@ def check_output_target(path: Path, *, force: bool, inputs: tuple[Path, ...] = (
     parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise OutputTargetError(f"{path}: cannot write in {parent} (not a writable directory)")
+    try:   # what the permission bits do not tell (root, read-only or special file systems)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        raise OutputTargetError(f"{path}: cannot write in {parent} ({err.strerror or err})") from None
     return path

@@ -39,7 +39,8 @@ def gaussian_density(grid: Grid, mean: Sequence[float] | float, std: Sequence[fl
         raise ValueError(f"Gaussian std must be positive, got {std.tolist()}")
     values = np.ones(grid.shape)
     for a, centres in enumerate(grid.axes):
-        factor = np.exp(-0.5 * ((centres - mean[a]) / std[a]) ** 2)
+        with np.errstate(over="ignore", under="ignore"):   # far tails: exp(−∞) = 0 is exact
+            factor = np.exp(-0.5 * ((centres - mean[a]) / std[a]) ** 2)
         values = values * factor.reshape((-1,) + (1,) * (grid.ndim - 1 - a))
     return _normalised(values, grid, mass,
                        f"Gaussian with mean {mean.tolist()}, std {std.tolist()}")

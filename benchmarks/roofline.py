@@ -97,7 +97,7 @@ def kernel_profile(cells: tuple[int, ...], order: int, repeats: int) -> dict[str
 
     timings = {
         "transport_stage": median_seconds(stage, repeats),
-        "multiply": median_seconds(lambda: rk.multiply(mu, ones), repeats),
+        "multiply": median_seconds(lambda: rk.multiply(mu, ones, ops._partials), repeats),
         "scale": median_seconds(lambda: rk.scale(mu, 1.0), repeats),
         "exponential_factors (when Δt changes)": median_seconds(
             lambda: rk.exponential_factors(v, 0.0, 0.0, out), repeats),

@@ -68,3 +68,18 @@ def test_quick_benchmark_particle_tables(quick_report):
     summary = text.split("## Summary against the targets")[1]
     assert "direct pair sum" in summary and "particle–mesh step" in summary
     assert "particle–mesh linearity" in summary
+
+
+def test_the_load_study_writes_both_conditions(tmp_path):
+    """``thread_load.py`` (a few steps only) writes its table: three configurations, unloaded
+    and loaded, positive step times and the two ratios."""
+    output = tmp_path / "T.md"
+    subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "thread_load.py"), "--steps", "5",
+                    "--repeats", "1", "--out", str(output)], check=True, capture_output=True, timeout=300,
+                   cwd=os.path.join(ROOT, "benchmarks"))
+    rows = [line for line in output.read_text().splitlines()
+            if line.startswith("| unloaded") or line.startswith(f"| {os.cpu_count()} busy loops")]
+    assert len(rows) == 2
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert len(cells) == 6 and all(float(c.removesuffix(" ms")) > 0 for c in cells[1:])

@@ -192,11 +192,12 @@ def test_reaction_update_kernels(size):
     rk.exponential_factors(u, 0.2, 0.3, factors)
     np.testing.assert_allclose(factors, np.exp(-0.3 * (u - 0.2)), rtol=3e-16)
     updated = mu.copy()
-    total = rk.multiply(updated, factors)
+    partials = np.full((size // rk.BLOCK + 1, 3), np.nan)
+    total = rk.multiply(updated, factors, partials)
     np.testing.assert_allclose(updated, expected, rtol=5e-16)
     assert total == pytest.approx(expected.sum(), rel=1e-14)
     updated = mu.copy()
-    total = rk.exponential_reaction(updated, u, 0.2, 0.3)
+    total = rk.exponential_reaction(updated, u, 0.2, 0.3, partials)
     np.testing.assert_allclose(updated, expected, rtol=5e-16)
     assert total == pytest.approx(expected.sum(), rel=1e-14)
 
@@ -213,11 +214,13 @@ def test_moment_and_potential_kernels_match_numpy(size):
         rk.total_potential(v, mu, tau, u)
         expected = v + tau * (np.log(np.maximum(mu, 1e-300)) + 1.0) if tau else v   # the floor is 1e-300
         np.testing.assert_allclose(u, expected, rtol=1e-15, atol=1e-15)
-    mass, first = rk.moment_sums(mu, v)
-    assert (mass, first) == pytest.approx((mu.sum(), (v * mu).sum()), rel=1e-13)
-    mass, positive, negative = rk.signed_moment_sums(mu, v)
-    assert (mass, positive, negative) == pytest.approx(
-        (mu.sum(), (np.maximum(v, 0) * mu).sum(), (np.maximum(-v, 0) * mu).sum()), rel=1e-13)
+    for block in (size, rk.BLOCK):
+        partials = np.full((size // rk.BLOCK + 1, 3), np.nan)
+        mass, first = rk.moment_sums(mu, v, block, partials)
+        assert (mass, first) == pytest.approx((mu.sum(), (v * mu).sum()), rel=1e-13)
+        mass, positive, negative = rk.signed_moment_sums(mu, v, block, partials)
+        assert (mass, positive, negative) == pytest.approx(
+            (mu.sum(), (np.maximum(v, 0) * mu).sum(), (np.maximum(-v, 0) * mu).sum()), rel=1e-13)
     live = mu > 0
     assert rk.max_rate(mu, v, 0.4) == (np.abs(v - 0.4)[live].max() if live.any() else 0.0)
     assert rk.max_rate(np.zeros(size), v, 0.4) == 0.0
@@ -236,7 +239,7 @@ def test_reinjection_kernel_is_the_exact_linear_step(alpha, dt):
     gain = np.where(np.abs(lam * dt) > 1e-12, -np.expm1(-lam * dt) / np.where(lam == 0, 1, lam), dt)
     expected = mu * np.exp(-lam * dt) + alpha * 0.7 * prior * gain
     updated = mu.copy()
-    total = rk.reinjection_reaction(updated, u, prior, 0.2, 0.7, alpha, dt)
+    total = rk.reinjection_reaction(updated, u, prior, 0.2, 0.7, alpha, dt, 16, np.empty((4, 3)))
     np.testing.assert_allclose(updated, expected, rtol=1e-12)
     assert total == pytest.approx(expected.sum(), rel=1e-13)
 
@@ -270,3 +273,39 @@ def test_single_cell_grid_has_no_speed_and_no_rate():
     rate = np.full(1, np.nan)
     tk.transport_rhs(np.array([2.0]), np.array([5.0]), shape3, periodic3, inv_h, 2.0, True, 0.1, rate)
     assert rate.tolist() == [0.0]
+
+
+def test_every_sum_is_the_same_for_any_number_of_threads():
+    """Block sums go to their own slots and are added in order, so a sum's bits do not depend
+    on how many threads shared the loop; with one block the sum is the plain one in cell
+    order (what the single-thread path of small grids computes)."""
+    import numba
+    size = 9 * rk.BLOCK + 123
+    rng = np.random.default_rng(11)
+    mu, u, prior = rng.random(size), rng.normal(size=size), rng.random(size)
+    partials = np.empty((size // rk.BLOCK + 1, 3))
+
+    def sums():
+        out = [rk.moment_sums(mu, u, rk.BLOCK, partials), rk.signed_moment_sums(mu, u, rk.BLOCK, partials)]
+        for kernel, args in ((rk.exponential_reaction, (u, 0.2, 0.3, partials)),
+                             (rk.multiply, (np.exp(-u), partials)),
+                             (rk.reinjection_reaction, (u, prior, 0.2, 0.7, 1.3, 0.05, rk.BLOCK, partials))):
+            updated = mu.copy()
+            out.append((kernel(updated, *args), updated))
+        return out
+
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = sums()
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = sums()
+    finally:
+        numba.set_num_threads(previous)
+    assert one[:2] == many[:2]
+    for (total_one, mu_one), (total_many, mu_many) in zip(one[2:], many[2:]):
+        assert total_one == total_many and np.array_equal(mu_one, mu_many)
+    plain_mass = 0.0
+    for value in mu:
+        plain_mass += value
+    assert rk.moment_sums(mu, u, size, partials)[0] == plain_mass

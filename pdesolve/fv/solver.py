@@ -197,7 +197,7 @@ class Solver:
 
     def step(self, dt: float) -> None:
         """Advance the state by Δt = ``dt`` (no stability check: see :meth:`stable_dt`)."""
-        with self.backend.threads():
+        with self.backend.threads(timed=True):
             if self.scheme.splitting == "strang":
                 self._react(0.5 * dt)
                 self._transport(dt)

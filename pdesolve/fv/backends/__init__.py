@@ -32,7 +32,7 @@ class Backend(Protocol):
     def total(self, values) -> float: ...                        # Σ values
     def extrema(self, values) -> tuple[float, float]: ...        # (min, max)
     def to_host(self, array) -> Any: ...                         # array → grid-shaped host
-    def threads(self) -> AbstractContextManager[None]: ...       # how the kernels run
+    def threads(self, timed: bool = False) -> AbstractContextManager[None]: ...  # how kernels run; timed: one step
     def potential(self, f, interaction, mu, work, out) -> None: ...          # out = F + K ⋆ μ
     def transport_stage(self, mu, v, base, weight_base, weight_stage, dt, out) -> None: ...
     def transport_rate(self, mu, v, out) -> None: ...            # −Σ_a δΦ_a / h_a

@@ -7,6 +7,7 @@ that Numba's disk cache serves every process (closures are not disk-cached).
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,10 +17,12 @@ import numpy as np
 from ....model.grid import Grid
 from . import reaction as rk
 from . import transport as tk
+from .threads import ThreadChooser
 
 # Below this many cells a second thread gains nothing, and on a shared machine waiting
 # for it costs milliseconds per kernel call (measured: 24 s instead of 1.6 s for a 64²
-# run with the other core busy), so small grids run the kernels on one thread.
+# run with the other core busy), so small grids run the kernels on one thread; larger
+# ones on the count a ThreadChooser finds fastest now.
 PARALLEL_MIN_CELLS = 1 << 16
 
 
@@ -38,6 +41,12 @@ class NumbaBackend:
         self.periodic = np.array(grid.periodic + (False,) * pad)
         self.inv_h = np.array([1.0 / h for h in grid.spacing] + [1.0] * pad)
         self.single_thread = grid.size < PARALLEL_MIN_CELLS
+        most = numba.get_num_threads()
+        self.thread_chooser = ThreadChooser((1,) if self.single_thread else (most, max(1, most // 2), 1))
+        # the moment sums' block: one block (the sum in cell order) where one thread runs
+        self.sum_block = grid.size if self.single_thread else rk.BLOCK
+        blocks = max(-(-grid.size // self.sum_block), -(-grid.size // rk.BLOCK))
+        self._partials = np.empty((blocks, 3))   # block sums, added in order by the kernels
         self.diffusion_rate = 2.0 * tau * float(np.sum(self.inv_h[: grid.ndim] ** 2))
 
     # -- arrays ------------------------------------------------------------------
@@ -68,17 +77,19 @@ class NumbaBackend:
         return array.reshape(self.grid.shape)
 
     @contextmanager
-    def threads(self) -> Iterator[None]:
-        """Run the enclosed kernels on one Numba thread when the grid is small."""
-        if not self.single_thread:
-            yield
-            return
+    def threads(self, timed: bool = False) -> Iterator[None]:
+        """Run the enclosed kernels on the thread count of `thread_chooser` (one thread for a
+        small grid); ``timed``: the block is one step, whose time the chooser learns from."""
         previous = numba.get_num_threads()
-        numba.set_num_threads(1)
+        count = self.thread_chooser.count()
+        numba.set_num_threads(count)
+        started = time.perf_counter()
         try:
             yield
         finally:
             numba.set_num_threads(previous)
+        if timed:
+            self.thread_chooser.record(count, time.perf_counter() - started)
 
     # -- V = F + K ⋆ μ --------------------------------------------------------------
     def potential(self, f: np.ndarray, interaction, mu: np.ndarray, work: np.ndarray,
@@ -116,11 +127,11 @@ class NumbaBackend:
 
     def moment_sums(self, mu: np.ndarray, u: np.ndarray) -> tuple[float, float]:
         """(Σ_i μ_i, Σ_i U_i μ_i)."""
-        return rk.moment_sums(mu, u)
+        return rk.moment_sums(mu, u, self.sum_block, self._partials)
 
     def signed_moment_sums(self, mu: np.ndarray, u: np.ndarray) -> tuple[float, float, float]:
         """(Σ_i μ_i, Σ_i max(U_i, 0) μ_i, Σ_i max(−U_i, 0) μ_i)."""
-        return rk.signed_moment_sums(mu, u)
+        return rk.signed_moment_sums(mu, u, self.sum_block, self._partials)
 
     def max_rate(self, mu: np.ndarray, u: np.ndarray, shift: float) -> float:
         """max over cells with μ > 0 of |U − s|."""
@@ -129,12 +140,13 @@ class NumbaBackend:
     def exponential_reaction(self, mu: np.ndarray, u: np.ndarray, shift: float,
                              rate_dt: float) -> float:
         """μ ← μ exp(−αΔt (U − s)) (``rate_dt`` = αΔt); returns Σ μ after."""
-        return rk.exponential_reaction(mu, u, shift, rate_dt)
+        return rk.exponential_reaction(mu, u, shift, rate_dt, self._partials)
 
     def reinjection_reaction(self, mu: np.ndarray, u: np.ndarray, prior: np.ndarray, shift: float,
                              source: float, alpha: float, dt: float) -> float:
         """Exact step of dμ/dt = −α(U − s)μ + αqμ_b with U, s, q frozen; returns Σ μ after."""
-        return rk.reinjection_reaction(mu, u, prior, shift, source, alpha, dt)
+        return rk.reinjection_reaction(mu, u, prior, shift, source, alpha, dt, self.sum_block,
+                                       self._partials)
 
     def exponential_factors(self, u: np.ndarray, shift: float, rate_dt: float,
                             out: np.ndarray) -> None:
@@ -143,7 +155,7 @@ class NumbaBackend:
 
     def multiply(self, mu: np.ndarray, factors: np.ndarray) -> float:
         """μ ← μ · factors; returns Σ μ after."""
-        return rk.multiply(mu, factors)
+        return rk.multiply(mu, factors, self._partials)
 
     def scale(self, mu: np.ndarray, factor: float) -> None:
         """μ ← c μ."""

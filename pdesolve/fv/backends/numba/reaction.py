@@ -6,6 +6,12 @@ makes every update below the exact solution of a linear ODE per cell.
 The update kernels work in blocks of BLOCK cells: a block's update loop has no
 loop-carried dependence (so the compiler vectorises it, exponential included), and the
 block's sum uses four partial sums, so that its additions do not wait on each other.
+
+Every sum is the same number whatever the number of threads: each block's sum goes into
+its slot of a ``partials`` array the caller owns, and the slots are added in order after
+the parallel loop (a ``prange`` reduction would add per-thread subtotals, whose split
+depends on the thread count).  The moment sums take their block length from the caller:
+the whole grid on one thread (one block, the plain sum in cell order), BLOCK otherwise.
 """
 from __future__ import annotations
 
@@ -96,28 +102,47 @@ def total_potential(v, mu, tau, out):
             out[i] = v[i]
 
 
-@njit(parallel=True, cache=True)
-def moment_sums(mu, u):
-    """(Σ_i μ_i, Σ_i U_i μ_i)."""
-    mass = 0.0
-    first = 0.0
-    for i in prange(mu.size):
-        mass += mu[i]
-        first += u[i] * mu[i]
-    return mass, first
+@njit(inline="always")
+def ordered_total(partials, blocks, column):
+    """Σ_b partials[b, column] for b = 0, 1, …, blocks − 1, in that order."""
+    total = 0.0
+    for b in range(blocks):
+        total += partials[b, column]
+    return total
 
 
 @njit(parallel=True, cache=True)
-def signed_moment_sums(mu, u):
-    """(Σ_i μ_i, Σ_i max(U_i, 0) μ_i, Σ_i max(−U_i, 0) μ_i)."""
-    mass = 0.0
-    positive = 0.0
-    negative = 0.0
-    for i in prange(mu.size):
-        mass += mu[i]
-        positive += max(u[i], 0.0) * mu[i]
-        negative += max(-u[i], 0.0) * mu[i]
-    return mass, positive, negative
+def moment_sums(mu, u, block, partials):
+    """(Σ_i μ_i, Σ_i U_i μ_i), in blocks of ``block`` cells (``partials``: ≥ 2 columns)."""
+    blocks = (mu.size + block - 1) // block
+    for b in prange(blocks):
+        mass_b = 0.0
+        first_b = 0.0
+        for i in range(b * block, min((b + 1) * block, mu.size)):
+            mass_b += mu[i]
+            first_b += u[i] * mu[i]
+        partials[b, 0] = mass_b
+        partials[b, 1] = first_b
+    return ordered_total(partials, blocks, 0), ordered_total(partials, blocks, 1)
+
+
+@njit(parallel=True, cache=True)
+def signed_moment_sums(mu, u, block, partials):
+    """(Σ_i μ_i, Σ_i max(U_i, 0) μ_i, Σ_i max(−U_i, 0) μ_i), in blocks of ``block`` cells."""
+    blocks = (mu.size + block - 1) // block
+    for b in prange(blocks):
+        mass_b = 0.0
+        positive_b = 0.0
+        negative_b = 0.0
+        for i in range(b * block, min((b + 1) * block, mu.size)):
+            mass_b += mu[i]
+            positive_b += max(u[i], 0.0) * mu[i]
+            negative_b += max(-u[i], 0.0) * mu[i]
+        partials[b, 0] = mass_b
+        partials[b, 1] = positive_b
+        partials[b, 2] = negative_b
+    return (ordered_total(partials, blocks, 0), ordered_total(partials, blocks, 1),
+            ordered_total(partials, blocks, 2))
 
 
 @njit(parallel=True, cache=True)
@@ -131,21 +156,21 @@ def max_rate(mu, u, shift):
 
 
 @njit(parallel=True, cache=True)
-def exponential_reaction(mu, u, shift, rate_dt):
+def exponential_reaction(mu, u, shift, rate_dt, partials):
     """μ ← μ exp(−α Δt (U − s)), the exact step of dμ/dt = −α (U − s) μ.
 
     ``rate_dt`` is α Δt.  Returns Σ_i μ_i after the update.
     """
-    total = 0.0
-    for block in prange((mu.size + BLOCK - 1) // BLOCK):
+    blocks = (mu.size + BLOCK - 1) // BLOCK
+    for block in prange(blocks):
         start = block * BLOCK
         stop = min(start + BLOCK, mu.size)
         m = mu[start:stop]
         w = u[start:stop]
         for i in range(stop - start):
             m[i] = m[i] * vectorisable_exp(-rate_dt * (w[i] - shift))
-        total += block_sum(mu, start, stop)
-    return total
+        partials[block, 0] = block_sum(mu, start, stop)
+    return ordered_total(partials, blocks, 0)
 
 
 @njit(parallel=True, cache=True)
@@ -162,39 +187,42 @@ def exponential_factors(u, shift, rate_dt, out):
 
 
 @njit(parallel=True, cache=True)
-def multiply(mu, factors):
+def multiply(mu, factors, partials):
     """μ ← μ · factors (cell by cell).  Returns Σ_i μ_i after the update."""
-    total = 0.0
-    for block in prange((mu.size + BLOCK - 1) // BLOCK):
+    blocks = (mu.size + BLOCK - 1) // BLOCK
+    for block in prange(blocks):
         start = block * BLOCK
         stop = min(start + BLOCK, mu.size)
         m = mu[start:stop]
         factor = factors[start:stop]
         for i in range(stop - start):
             m[i] = m[i] * factor[i]
-        total += block_sum(mu, start, stop)
-    return total
+        partials[block, 0] = block_sum(mu, start, stop)
+    return ordered_total(partials, blocks, 0)
 
 
 @njit(parallel=True, cache=True)
-def reinjection_reaction(mu, u, prior, shift, source, alpha, dt):
+def reinjection_reaction(mu, u, prior, shift, source, alpha, dt, block, partials):
     """Exact step of dμ/dt = −α (U − s) μ + α q μ_b with U, s, q frozen:
 
         μ ← μ e^{−λΔt} + α q μ_b (1 − e^{−λΔt}) / λ,   λ = α (U − s)
 
-    (α q μ_b Δt when λ = 0).  Returns Σ_i μ_i after the update.
+    (α q μ_b Δt when λ = 0).  Returns Σ_i μ_i after the update, in blocks of ``block``.
     """
-    total = 0.0
-    for i in prange(mu.size):
-        lam = alpha * (u[i] - shift)
-        decay = math.exp(-lam * dt)
-        if abs(lam * dt) > 1e-12:
-            gain = (1.0 - decay) / lam
-        else:
-            gain = dt
-        mu[i] = mu[i] * decay + alpha * source * prior[i] * gain
-        total += mu[i]
-    return total
+    blocks = (mu.size + block - 1) // block
+    for b in prange(blocks):
+        total_b = 0.0
+        for i in range(b * block, min((b + 1) * block, mu.size)):
+            lam = alpha * (u[i] - shift)
+            decay = math.exp(-lam * dt)
+            if abs(lam * dt) > 1e-12:
+                gain = (1.0 - decay) / lam
+            else:
+                gain = dt
+            mu[i] = mu[i] * decay + alpha * source * prior[i] * gain
+            total_b += mu[i]
+        partials[b, 0] = total_b
+    return ordered_total(partials, blocks, 0)
 
 
 @njit(parallel=True, cache=True)

@@ -249,7 +249,9 @@ def _plot(args: argparse.Namespace) -> int:
         written = plot_result(args.result, outdir)
     except FileNotFoundError:
         return _fail(f"{args.result}: no such file", EXIT_BAD_INPUT)
-    except (ResultFormatError, OSError) as err:
+    except ResultFormatError as err:   # its message names the file
+        return _fail(str(err), EXIT_BAD_INPUT)
+    except OSError as err:
         return _fail(f"{args.result}: {err}", EXIT_BAD_INPUT)
     for path in written:
         print(path)

@@ -264,18 +264,17 @@ def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> h
     is not "complete" and ``allow_incomplete`` is false. The caller closes the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
-    if not h5py.is_hdf5(path):
-        raise ResultFormatError(f"{path} is not an HDF5 file, so not a pdesolve result")
     f = open_hdf5(path)
     try:
+        if "kind" in f.attrs:
+            raise ResultFormatError(f"{path}: a result of 'pdesolve {_plain(f.attrs['kind'])}', not of "
+                                    "'pdesolve run'")
         for group in ("grid", "snapshots", "diagnostics"):
             if group not in f:
-                raise ResultFormatError(f"{path} is not a pdesolve result (missing group /{group})")
+                raise ResultFormatError(f"{path}: not a pdesolve result (missing group /{group})")
         status = _plain(f.attrs.get("status", "missing"))
         if status != STATUS_COMPLETE and not allow_incomplete:
-            raise ResultFormatError(f"{path} is an incomplete pdesolve result (status {status!r});"
+            raise ResultFormatError(f"{path}: an incomplete pdesolve result (status {status!r});"
                                     " pass allow_incomplete=True to read it anyway")
     except BaseException:
         f.close()

@@ -318,16 +318,12 @@ def read_particles(path: str | os.PathLike, *, allow_incomplete: bool = False) -
     result or (unless ``allow_incomplete``) is not complete.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
-    if not h5py.is_hdf5(path):
-        raise ResultFormatError(f"{path} is not an HDF5 file, so not a pdesolve result")
     with open_hdf5(path, swmr=allow_incomplete) as f:
         attrs = read_attrs(f)
         if attrs.get("kind") != FILE_KIND:
-            raise ResultFormatError(f"{path} is not a result of 'pdesolve particles'")
+            raise ResultFormatError(f"{path}: not a result of 'pdesolve particles'")
         if attrs.get("status") != STATUS_COMPLETE and not allow_incomplete:
-            raise ResultFormatError(f"{path} is an incomplete particle result (status "
+            raise ResultFormatError(f"{path}: an incomplete particle result (status "
                                     f"{attrs.get('status')!r}); pass allow_incomplete=True to read it anyway")
         finished, states = _read_checkpoint(f["checkpoint"])
         times = f["times"][:]

@@ -164,3 +164,15 @@ def test_the_memory_estimate_respects_ulimit_v(tmp_path):
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and "grid.cells: the run needs about 11.92 GiB of memory" in lines[0], lines
     assert not list(tmp_path.iterdir())
+
+
+def test_no_numpy_warning_precedes_the_one_line_error(tmp_path):
+    """std = 1e-300 overflows the Gaussian's exponent: the run must say so in one line, with
+    no RuntimeWarning lines before it (pytest would swallow them in-process)."""
+    done = subprocess.run([sys.executable, "-m", "pdesolve.cli", "run", str(ROOT / "cases" / "birth_death_2d.toml"),
+                           "--set", "initial.std=1e-300", "-o", str(tmp_path / "r.h5")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"error: {ROOT / 'cases' / 'birth_death_2d.toml'}: initial: Gaussian with mean [1.0, 1.0], std "
+        "[1e-300, 1e-300] integrates to 0.0 over the grid; cannot normalise it"]

@@ -9,44 +9,53 @@ Typical use from Python::
 
 or, without a case file, build a :class:`Problem` and step a :class:`Solver`.
 """
+from importlib import import_module
 from importlib.metadata import version as _version
 
 __version__ = _version("pdesolve")
 
-from .model.build import Setup, build_setup  # noqa: E402
-from .config.case import Case, CaseError, load_case, validate_case_data  # noqa: E402
-from .analysis.comparison import compare_case  # noqa: E402
-from .fv.diagnostics import collect as collect_diagnostics  # noqa: E402
-from .fv.diagnostics import dissipation_rate, energy  # noqa: E402
-from .analysis.exact import GaussianFlow, gibbs_density  # noqa: E402
-from .config.expression import ExpressionError, compile_expression  # noqa: E402
-from .model.grid import Grid  # noqa: E402
-from .model.initial import gaussian_density, initial_density_from_spec  # noqa: E402
-from .model.interaction import (  # noqa: E402
-    CallableKernel, ConvolutionInteraction, ExpressionKernel, GaussianKernel, NeuronInteraction,
-    NoInteraction, NormalDensityKernel, QuadraticKernel, direct_interaction_potential,
-    interaction_from_spec)
-from .io.grid_result import Result, ResultWriter, read_result  # noqa: E402
-from .analysis.plotting import plot_result  # noqa: E402
-from .model.potentials import (  # noqa: E402
-    ArrayPotential, CallablePotential, DoubleWell, ExpressionPotential, MixtureTarget, MultiWell,
-    Potential, Quadratic, ZeroPotential, potential_from_spec)
-from .model.problem import Problem, Scheme  # noqa: E402
-from .particles import ParticleDynamics, ParticleSystem  # noqa: E402
-from .drive.particle_run import run_particles  # noqa: E402
-from .drive.grid_run import NumericalFault, RunSummary, run_case  # noqa: E402
-from .fv.solver import Solver, StabilityError  # noqa: E402
+# Each public name and the module it lives in.  They are imported on first use (PEP 562),
+# so that ``pdesolve --help`` and a process that only reads a result file do not pay for
+# Numba, SciPy and Matplotlib.
+_HOMES = {
+    "Setup": "model.build", "build_setup": "model.build",
+    "Case": "config.case", "CaseError": "config.case", "load_case": "config.case",
+    "validate_case_data": "config.case",
+    "compare_case": "analysis.comparison",
+    "collect_diagnostics": ("fv.diagnostics", "collect"), "dissipation_rate": "fv.diagnostics",
+    "energy": "fv.diagnostics",
+    "GaussianFlow": "analysis.exact", "gibbs_density": "analysis.exact",
+    "ExpressionError": "config.expression", "compile_expression": "config.expression",
+    "Grid": "model.grid",
+    "gaussian_density": "model.initial", "initial_density_from_spec": "model.initial",
+    **{name: "model.interaction" for name in (
+        "CallableKernel", "ConvolutionInteraction", "ExpressionKernel", "GaussianKernel",
+        "NeuronInteraction", "NoInteraction", "NormalDensityKernel", "QuadraticKernel",
+        "direct_interaction_potential", "interaction_from_spec")},
+    "Result": "io.grid_result", "ResultWriter": "io.grid_result", "read_result": "io.grid_result",
+    "plot_result": "analysis.plotting",
+    **{name: "model.potentials" for name in (
+        "ArrayPotential", "CallablePotential", "DoubleWell", "ExpressionPotential", "MixtureTarget",
+        "MultiWell", "Potential", "Quadratic", "ZeroPotential", "potential_from_spec")},
+    "Problem": "model.problem", "Scheme": "model.problem",
+    "ParticleDynamics": "particles", "ParticleSystem": "particles",
+    "run_particles": "drive.particle_run",
+    "NumericalFault": "drive.grid_run", "RunSummary": "drive.grid_run", "run_case": "drive.grid_run",
+    "Solver": "fv.solver", "StabilityError": "fv.solver",
+}
 
-__all__ = [
-    "__version__", "Grid", "Problem", "Scheme", "Solver", "StabilityError", "NumericalFault",
-    "Case", "CaseError", "load_case", "validate_case_data", "Setup", "build_setup", "run_case",
-    "RunSummary", "energy", "dissipation_rate", "collect_diagnostics", "GaussianFlow",
-    "gibbs_density", "ExpressionError", "compile_expression", "gaussian_density",
-    "initial_density_from_spec", "Potential", "Quadratic", "DoubleWell", "MultiWell",
-    "ExpressionPotential", "CallablePotential", "ArrayPotential", "MixtureTarget", "ZeroPotential",
-    "potential_from_spec", "GaussianKernel", "QuadraticKernel", "NormalDensityKernel",
-    "ExpressionKernel", "CallableKernel", "NoInteraction", "ConvolutionInteraction",
-    "NeuronInteraction", "interaction_from_spec", "direct_interaction_potential", "ResultWriter",
-    "Result", "read_result", "plot_result", "run_particles", "ParticleDynamics", "ParticleSystem",
-    "compare_case",
-]
+__all__ = ["__version__", *_HOMES]
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'pdesolve' has no attribute {name!r}")
+    module, attribute = home if isinstance(home, tuple) else (home, name)
+    value = getattr(import_module(f".{module}", __name__), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

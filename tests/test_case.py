@@ -538,3 +538,11 @@ def test_a_deeply_nested_case_file_is_one_line_naming_it(tmp_path):
     path.write_text("[grid]\nlower = [0.0]\nupper = [1.0]\ncells = [8]\n[time]\nt_end = 1.0\n")
     with pytest.raises(CaseError, match="grid.lower: expected a list"):
         load_case(path, ["grid.lower=" + "[" * 5000 + "]" * 5000])
+
+
+def test_a_case_differing_only_in_line_endings_is_named_so(tmp_path):
+    from pdesolve.config.case import check_same_run
+    path = tmp_path / "case.toml"
+    path.write_text('[grid]\nlower = [0.0]\nupper = [1.0]\ncells = [16]\n[time]\nt_end = 1.0\n')
+    with pytest.raises(CaseError, match="differs from this one only in line endings or a final newline"):
+        check_same_run(load_case(path), (), {"case_text": path.read_text().rstrip("\n")}, "out.h5")

@@ -216,8 +216,9 @@ def test_resume_passes_over_a_damaged_newer_file_for_an_older_good_one(tmp_path,
     options = {} if kind == "grid" else {"slots": 1}
     writer = (ResultWriter if kind == "grid" else ParticleWriter).resume(path, **options)[0]
     with writer:
-        assert not partial.exists()   # superseded once the new file is durable
+        assert partial.exists()   # newer than the source: kept while the run may still fail
         writer.finish({})
+    assert not partial.exists()   # superseded by the complete result
     os.truncate(path, 1000)
     with pytest.raises(ResultFormatError, match=f"{path}: truncated .*; nothing to resume"):
         (ResultWriter if kind == "grid" else ParticleWriter).resume(path, **options)
@@ -309,7 +310,7 @@ def resume_with_a_fault(kind: str, stage: str, how: str, path: Path) -> int:
                 return original(*args, **kwargs)
             return wrapped
 
-        if stage == "remove_dead_temporaries":
+        if stage == "retire_sources":
             setattr(module, stage, fault)
         elif stage == "os.replace":
             original_replace = os.replace
@@ -333,9 +334,9 @@ def resume_with_a_fault(kind: str, stage: str, how: str, path: Path) -> int:
 
 
 GRID_STAGES = ["_write_layout", "add_snapshot", "add_diagnostics", "write_checkpoint", "make_durable",
-               "os.replace", "remove_dead_temporaries"]
+               "os.replace", "retire_sources"]
 PARTICLE_STAGES = ["_write_layout", "_copy_progress", "save_state", "make_durable", "os.replace",
-                   "remove_dead_temporaries"]
+                   "retire_sources"]
 
 
 @pytest.mark.parametrize("how", ["raise", "kill"])
@@ -387,3 +388,39 @@ def test_the_wall_time_of_a_resumed_run_counts_every_leg(tmp_path, kind):
         assert writer.earlier_wall_time == first_leg
         assert writer.wall_time() > first_leg
         writer.finish({})
+
+
+def test_a_newer_partial_that_cannot_be_read_is_kept_when_an_older_one_is_resumed(tmp_path):
+    """The newest file may fail for a passing reason (the probe's time limit on a slow disk):
+    resuming an older one must not delete it; the older ones are retired as usual."""
+    path = tmp_path / "run.h5"
+    grid_run(path)
+    os.utime(path, (1_000_000, 1_000_000))
+    older = grid_run(path, t=0.1, killed=True)
+    os.utime(older, (2_000_000, 2_000_000))
+    newer = grid_run(path, t=0.3, killed=True)
+    with open(newer, "r+b") as handle:
+        handle.truncate(1000)
+    writer, checkpoint = ResultWriter.resume(path)
+    with writer:
+        assert checkpoint["t"] == 0.1
+        assert newer.exists() and not older.exists()
+        writer.finish({})
+
+
+def test_read_result_opens_a_killed_runs_partial_file(tmp_path):
+    """As the grid_result docstring says: ``read_result(partial, allow_incomplete=True)``."""
+    partial = grid_run(tmp_path / "run.h5", killed=True)
+    result = read_result(partial, allow_incomplete=True)
+    assert result.times.tolist() == [0.0, 0.1, 0.2] and result.attrs["status"] == "running"
+
+
+def test_a_pid_reused_by_a_process_started_later_is_not_a_live_writer(tmp_path, live_python_pid):
+    from pdesolve.io.atomic import process_alive
+    old = tmp_path / "old.partial"
+    old.write_bytes(b"x")
+    os.utime(old, (1_000_000, 1_000_000))       # written long before the process started
+    assert not process_alive(live_python_pid, old)
+    fresh = tmp_path / "fresh.partial"
+    fresh.write_bytes(b"x")                       # written while it runs
+    assert process_alive(live_python_pid, fresh)

@@ -236,6 +236,10 @@ def check_same_run(case: Case, overrides: Sequence[str], attrs: Mapping[str, Any
     if recorded_text != case.text:
         old, new = str(recorded_text).splitlines(), case.text.splitlines()
         line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+        if line >= max(len(old), len(new)):
+            raise CaseError(str(case.path), "--resume",
+                            f"{output} was started from a case file that differs from this one only in "
+                            "line endings or a final newline")
         recorded = old[line] if line < len(old) else "(end of file)"
         given = new[line] if line < len(new) else "(end of file)"
         raise CaseError(str(case.path), "--resume",

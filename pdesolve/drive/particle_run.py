@@ -45,7 +45,7 @@ from tqdm import tqdm
 from ..model.build import Setup, build_setup
 from ..config.case import Case, CaseError, check_same_run
 from .observers import Cadence, Observer, notify
-from .resources import available_memory, gib, particle_memory
+from .resources import address_space_left, gib, machine_memory, particle_memory
 from .signals import RunInterrupted, stop_on_signals
 from ..particles.interaction import particle_interaction
 from ..particles.observables import energy, histogram, moments
@@ -115,13 +115,19 @@ def check_memory(plan: ParticlePlan, workers: int | None, held: int) -> None:
     replicates in flight (None: the default) and the observables of ``held`` replicates kept,
     exceeds what this process may allocate."""
     workers = default_workers(plan.replicates) if workers is None else workers
-    needed = particle_memory(plan.case, n=plan.n, replicates=plan.replicates, workers=workers,
-                             outputs=plan.times.size, keep_positions=plan.keep_positions, held=held)
-    available = available_memory()
-    if needed > available:
+    total, largest = particle_memory(plan.case, n=plan.n, replicates=plan.replicates, workers=workers,
+                                     outputs=plan.times.size, keep_positions=plan.keep_positions,
+                                     held=held)
+    what = (f"{plan.replicates} replicate{'s' if plan.replicates != 1 else ''} of n = {plan.n} particles "
+            f"({min(workers, plan.replicates)} at a time)")
+    machine, address = machine_memory(), address_space_left()
+    if total > machine:
         raise CaseError(str(plan.case.path), "particles",
-                        f"{plan.replicates} replicate{'s' if plan.replicates != 1 else ''} of n = {plan.n} "
-                        f"particles ({min(workers, plan.replicates)} at a time) need about {gib(needed)} of memory, {gib(available)} is available",
+                        f"{what} need about {gib(total)} of memory, {gib(machine)} is available",
+                        "fewer particles (--n), replicates or workers")
+    if largest > address:
+        raise CaseError(str(plan.case.path), "particles",
+                        f"{what}: one process needs about {gib(largest)}, ulimit -v leaves {gib(address)}",
                         "fewer particles (--n), replicates or workers")
 
 

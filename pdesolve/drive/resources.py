@@ -46,23 +46,39 @@ def estimate(case: Case) -> ResourceEstimate:
 
 
 def particle_memory(case: Case, *, n: int, replicates: int, workers: int, outputs: int,
-                    keep_positions: bool, held: int) -> int:
+                    keep_positions: bool, held: int) -> tuple[int, int]:
     """Peak memory of a particle run: ``workers`` replicates in flight, each with its
     particles (PARTICLE_ARRAYS × (d + 1) float64s per particle), its mesh arrays and its
     observables at every output time (histogram, moments, and positions if kept), plus the
     observables of ``held`` replicates kept in memory until the end (a comparison keeps
-    whole ensembles)."""
+    three whole ensembles: ``held`` = 3 R).  Returns (all processes together, the largest
+    one): with several workers each replicate runs in a worker process, the observables
+    kept are in the parent."""
     d = len(case.grid.cells)
     cells = math.prod(case.grid.cells)
     observables = outputs * (cells + d * d + d + 2 + (n * d if keep_positions else 0)) * 8
     in_flight = PARTICLE_ARRAYS * (d + 1) * n * 8 + SOLVER_ARRAYS * cells * 8 + observables
-    return min(workers, replicates) * in_flight + min(held, replicates) * observables
+    total = min(workers, replicates) * in_flight + held * observables
+    return total, (max(in_flight, held * observables) if workers > 1 else total)
 
 
 def available_memory() -> int:
-    """What a run may allocate: MemAvailable from /proc/meminfo (else the physical memory),
-    at most the address space left under ``ulimit -v`` and the room left under the cgroup's
-    memory.max."""
+    """What this process may allocate: `machine_memory`, at most `address_space_left`."""
+    return min(machine_memory(), address_space_left())
+
+
+def address_space_left() -> int | float:
+    """The address space ``ulimit -v`` leaves this process (inf: no limit); a child
+    process started now gets about as much."""
+    limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if limit == resource.RLIM_INFINITY:
+        return math.inf
+    return max(0, limit - _address_space_used())
+
+
+def machine_memory() -> int:
+    """What all of a run's processes together may allocate: MemAvailable from /proc/meminfo
+    (else the physical memory), at most the room left under the cgroup's memory.max."""
     available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     try:
         with open("/proc/meminfo") as handle:
@@ -71,9 +87,6 @@ def available_memory() -> int:
                     available = int(line.split()[1]) * 1024
     except OSError:
         pass
-    limit, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if limit != resource.RLIM_INFINITY:
-        available = min(available, max(0, limit - _address_space_used()))
     room = _cgroup_room()
     return available if room is None else min(available, room)
 
@@ -88,7 +101,8 @@ def _address_space_used() -> int:
 
 
 def _cgroup_room() -> int | None:
-    """memory.max − memory.current of this process's cgroup (v2), None when unlimited."""
+    """memory.max − memory.current + inactive_file of this process's cgroup (v2), None when
+    unlimited."""
     try:
         with open("/proc/self/cgroup") as handle:
             path = next(line.split(":", 2)[2].strip() for line in handle if line.startswith("0::"))
@@ -98,7 +112,11 @@ def _cgroup_room() -> int | None:
         if text == "max":
             return None
         with open(os.path.join(folder, "memory.current")) as handle:
-            return max(0, int(text) - int(handle.read()))
+            current = int(handle.read())
+        with open(os.path.join(folder, "memory.stat")) as handle:   # page cache it can drop
+            reclaimable = next((int(line.split()[1]) for line in handle
+                                if line.startswith("inactive_file ")), 0)
+        return max(0, int(text) - current + reclaimable)
     except (OSError, ValueError, StopIteration):
         return None
 

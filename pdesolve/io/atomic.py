@@ -65,9 +65,10 @@ class AtomicResultFile:
         self.earlier_wall_time = 0.0   # of the legs before a resume, from the file resumed
         remove_dead_temporaries(self.path, (".creating",))
         if not force:
-            left = [p for p, _ in temporaries(self.path, (".partial",))]
-            if left:
-                raise FileExistsError(f"{left[0]}: a killed run of {self.path} left its checkpoint "
+            for partial, pid in temporaries(self.path, (".partial",)):
+                if pid != os.getpid() and process_alive(pid, partial):
+                    raise FileExistsError(f"{partial}: process {pid} is writing {self.path} now")
+                raise FileExistsError(f"{partial}: a killed run of {self.path} left its checkpoint "
                                       f"there; resume it with --resume {self.path}, or use --force "
                                       "to start over")
         self.temp_path = self.path.parent / f".{self.path.name}.{os.getpid()}.creating"
@@ -120,12 +121,14 @@ class AtomicResultFile:
             self.make_durable()  # before the name may replace a dead run's file of the same pid
             partial = self.temp_path.with_suffix(".partial")
             os.replace(self.temp_path, partial)
+            fsync_directory(partial.parent)
             self.temp_path = partial
 
     def suspend(self, status: str = STATUS_INTERRUPTED) -> Path:
         """Mark the file ``status`` (interrupted, or failed), close it and move it to ``path``."""
         self._close_with_status(status, None)
         os.replace(self.temp_path, self.path)
+        fsync_directory(self.path.parent)
         return self.path
 
     def finish(self, summary: Mapping[str, Any]) -> Path:
@@ -137,6 +140,7 @@ class AtomicResultFile:
         try:
             self._close_with_status(STATUS_COMPLETE, summary)
             os.replace(self.temp_path, self.path)
+            fsync_directory(self.path.parent)
         except BaseException:
             self.abort()
             raise
@@ -158,19 +162,19 @@ class AtomicResultFile:
         Candidates are ``path`` and the ``.partial`` files of dead processes beside it, newest
         first; ``validate(source, file)`` raises ResultFormatError to refuse one for good (a
         complete run, another case).  A truncated or unreadable candidate is passed over for
-        an older one; if none is left, the newest one's damage is reported.  A partial file
-        of a process still running is refused.  Errors reading the source while the block
-        runs are reported as ResultFormatError naming it."""
+        an older one (and kept: see `retire_sources`); if none is left, the newest one's
+        damage is reported.  A partial file of a process still running is refused.  Errors
+        while the block copies the source are reported as ResultFormatError naming it."""
         path = Path(path)
         if path.is_dir():
             raise ResultFormatError(f"{path}: is a directory, not a result file")
         candidates: list[tuple[Path, int | None]] = list(temporaries(path, (".partial",)))
         if path.exists():
             candidates.append((path, None))
-        candidates.sort(key=lambda item: item[0].stat().st_mtime, reverse=True)
+        candidates.sort(key=lambda item: _modified(item[0]), reverse=True)
         damage = []
         for source, pid in candidates:
-            if pid not in (None, os.getpid()) and process_alive(pid):
+            if pid not in (None, os.getpid()) and process_alive(pid, source):
                 raise ResultFormatError(f"{source}: process {pid} is still writing this run; "
                                         "stop it before resuming")
             try:
@@ -189,8 +193,8 @@ class AtomicResultFile:
                     continue
                 try:
                     yield source, old
-                except DAMAGE_ERRORS as err:
-                    raise ResultFormatError(f"{source}: damaged, cannot be read back "
+                except DAMAGE_ERRORS as err:   # reading the source, or writing the copy
+                    raise ResultFormatError(f"{source}: cannot be copied to resume it "
                                             f"({first_line(err)})") from None
                 return
         if damage:
@@ -256,9 +260,10 @@ def temporaries(path: Path, kinds: tuple[str, ...] = (".creating", ".partial")) 
     return found
 
 
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and (where /proc tells) is a Python process, so that a
-    pid reused by another program does not keep a dead run's files alive."""
+def process_alive(pid: int, written: Path | None = None) -> bool:
+    """Whether process ``pid`` exists and, where /proc tells, is a Python process that
+    started before the file ``written`` was last modified: a pid reused by another program,
+    or by a process started since, does not keep a dead run's files alive."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -268,16 +273,61 @@ def process_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             command = handle.read()
-    except OSError:
+        started = _process_start_time(pid)
+    except (OSError, ValueError, IndexError):
         return True
+    if written is not None and started is not None and started > _modified(written) + 1.0:
+        return False
     return b"python" in command or b"pdesolve" in command
 
 
-def remove_dead_temporaries(path: Path, kinds: tuple[str, ...] = (".creating", ".partial")) -> None:
-    """Delete the temporary files of ``path`` whose writers are dead (never this process's)."""
+def _process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), from /proc; None elsewhere."""
+    with open(f"/proc/{pid}/stat") as handle:
+        ticks = int(handle.read().rsplit(")", 1)[1].split()[19])   # field 22, starttime
+    with open("/proc/stat") as handle:
+        boot = next(int(line.split()[1]) for line in handle if line.startswith("btime"))
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _modified(path: Path) -> float:
+    """The modification time of ``path`` (0 for a file that is gone)."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def fsync_directory(folder: Path) -> None:
+    """fsync a folder, so that a rename inside it survives a crash (where the OS allows)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def remove_dead_temporaries(path: Path, kinds: tuple[str, ...] = (".creating", ".partial"),
+                            not_after: float | None = None) -> None:
+    """Delete the temporary files of ``path`` whose writers are dead (never this process's);
+    with ``not_after``, only those last modified at or before that time."""
     for temporary, pid in temporaries(path, kinds):
-        if pid != os.getpid() and not process_alive(pid):
+        if pid == os.getpid() or process_alive(pid, temporary):
+            continue
+        if not_after is None or _modified(temporary) <= not_after:
             temporary.unlink(missing_ok=True)
+
+
+def retire_sources(path: Path, source_modified: float) -> None:
+    """After a resume whose new file holds its checkpoint durably: delete the partial files
+    of dead runs of ``path`` that are not newer than the source resumed from (modified at
+    ``source_modified``).  A newer one that could not be read is kept for a later look."""
+    remove_dead_temporaries(path, (".partial",), not_after=source_modified)
 
 
 class OutputTargetError(ValueError):

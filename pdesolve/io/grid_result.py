@@ -67,8 +67,7 @@ import h5py
 import numpy as np
 
 from ..model.grid import AXIS_NAMES, Grid
-from .atomic import (STATUS_COMPLETE, AtomicResultFile, ResultFormatError, remove_dead_temporaries,
-                     write_grid)
+from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, retire_sources, write_grid
 from .hdf5_access import open_hdf5
 
 CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output")
@@ -231,6 +230,7 @@ class ResultWriter(AtomicResultFile):
                 raise ResultFormatError(f"{source}: no checkpoint to resume from")
 
         with cls.resume_source(path, validate) as (source, old):
+            source_modified = source.stat().st_mtime
             attrs = read_attrs(old)
             if check is not None:
                 check(attrs)
@@ -253,7 +253,7 @@ class ResultWriter(AtomicResultFile):
             except BaseException:
                 writer.abort()
                 raise
-        remove_dead_temporaries(path, (".partial",))
+        retire_sources(path, source_modified)
         return writer, checkpoint
 
 
@@ -264,7 +264,7 @@ def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> h
     is not "complete" and ``allow_incomplete`` is false. The caller closes the file.
     """
     path = Path(path)
-    f = open_hdf5(path)
+    f = open_hdf5(path, swmr=allow_incomplete)
     try:
         if "kind" in f.attrs:
             raise ResultFormatError(f"{path}: a result of 'pdesolve {_plain(f.attrs['kind'])}', not of "

@@ -109,7 +109,10 @@ def open_hdf5(path: str | os.PathLike, *, swmr: bool = False) -> h5py.File:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    superblock = read_superblock(path)
+    try:
+        superblock = read_superblock(path)
+    except OSError as err:   # not readable by this user, or gone
+        raise ResultFormatError(f"{path}: cannot be read ({err.strerror or err})") from None
     if superblock is None:
         raise ResultFormatError(f"{path}: not an HDF5 file (no HDF5 superblock)")
     size = path.stat().st_size
@@ -144,13 +147,15 @@ def probe_in_child(path: Path, swmr: bool, seconds: float = PROBE_SECONDS) -> No
     key = (os.fspath(path.resolve()), status.st_ino, status.st_size, status.st_mtime_ns, swmr)
     if key in _probed:
         return
-    try:
-        child = subprocess.run([sys.executable, "-I", __file__, os.fspath(path), "swmr" if swmr else ""],
+    try:   # -P: not this folder first on sys.path (its module names are not h5py's business)
+        child = subprocess.run([sys.executable, "-P", __file__, os.fspath(path), "swmr" if swmr else ""],
                                capture_output=True, text=True, timeout=seconds,
                                stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise DamagedFileError(f"{path}: damaged HDF5 file (reading its metadata did not finish "
                                f"within {seconds:g} s)") from None
+    except OSError as err:   # no process could be started
+        raise ResultFormatError(f"{path}: cannot check it ({err.strerror or err})") from None
     if child.returncode != 0:
         reason = (child.stdout.strip() or child.stderr.strip() or f"exit {child.returncode}")
         raise DamagedFileError(f"{path}: cannot be read as HDF5 ({reason.splitlines()[-1]})")

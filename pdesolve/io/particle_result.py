@@ -60,8 +60,7 @@ import h5py
 import numpy as np
 
 from ..model.grid import Grid
-from .atomic import (STATUS_COMPLETE, AtomicResultFile, ResultFormatError, remove_dead_temporaries,
-                     write_grid)
+from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, retire_sources, write_grid
 from .grid_result import read_attrs, read_grid
 from .hdf5_access import open_hdf5
 
@@ -251,6 +250,7 @@ class ParticleWriter(AtomicResultFile):
                 raise ResultFormatError(f"{source}: the run is already complete; nothing to resume")
 
         with cls.resume_source(path, validate) as (source, old):
+            source_modified = source.stat().st_mtime
             attrs = read_attrs(old)
             if check is not None:
                 check(attrs)
@@ -268,7 +268,7 @@ class ParticleWriter(AtomicResultFile):
             except BaseException:
                 writer.abort()
                 raise
-        remove_dead_temporaries(path, (".partial",))
+        retire_sources(path, source_modified)
         return writer, finished, states
 
     def _copy_progress(self, old: h5py.File, finished: np.ndarray,
@@ -291,7 +291,7 @@ class ParticleWriter(AtomicResultFile):
         for state in states.values():
             self.save_state(state)
         self._go_live()
-        f.flush()
+        self.make_durable()   # all of it, before the files resumed from may be deleted
 
 
 def _read_checkpoint(group: h5py.Group) -> tuple[np.ndarray, dict[int, ReplicateCheckpoint]]:

@@ -1,6 +1,7 @@
 """A grid run of a case from start to result file: build, integrate, observe, write."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from ..io.atomic import STATUS_FAILED
 from ..io.grid_result import ResultWriter
 from .resources import DISK_WARNING_BYTES, available_memory, estimate, gib
 from ..fv.solver import Solver, StabilityError
+from .compile_notice import compile_notice
 from .observers import Cadence, Observer, notify
 from .signals import RunInterrupted, stop_on_signals
 
@@ -120,8 +122,18 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
         first = read_first_row(writer)
     previous = writer.last_snapshot()
     row = first
-    bar = tqdm(total=float(times[-1]), initial=solver.t, unit="t", disable=None if progress else True,
-               leave=False, bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]")
+    # The bar starts after the first step, which on a first run is mostly Numba compiling
+    # (announced by compile_notice): its rate and ETA then count stepping only.
+    bars: list[tqdm] = []
+    clock = {"start": started, "steps": steps_before}
+
+    def make_bar(s: Solver) -> tqdm:
+        bar = tqdm(total=float(times[-1]), initial=s.t, unit="t", disable=None if progress else True,
+                   leave=False, bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]")
+        bars.append(bar)
+        clock["start"], clock["steps"] = time.perf_counter(), s.steps
+        return bar
+
     last = {"dt": 0.0}
     checkpoints = Cadence(checkpoint_steps, checkpoint_seconds)
 
@@ -131,9 +143,14 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
 
     def show_progress(s: Solver, dt: float) -> None:
         last["dt"] = dt
+        if not bars:
+            make_bar(s)
+            return
+        bar = bars[0]
         bar.update(dt)
         if s.steps % 50 == 0:
-            bar.set_postfix_str(f"{(s.steps - steps_before) / (time.perf_counter() - started):.0f} steps/s", refresh=False)
+            rate = (s.steps - clock["steps"]) / max(time.perf_counter() - clock["start"], 1e-9)
+            bar.set_postfix_str(f"{rate:.0f} steps/s", refresh=False)
 
     def check_step_size(s: Solver, dt: float) -> None:
         if dt < DT_COLLAPSE * float(times[-1]) and s.t < float(times[next_output]):
@@ -153,7 +170,8 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
     def on_step(s: Solver, dt: float) -> None:
         notify(observers, s, s.steps, dt)
 
-    with bar:
+    with compile_notice(progress), contextlib.ExitStack() as closing:
+        closing.callback(lambda: [bar.close() for bar in bars])
         while next_output < len(times):
             try:
                 solver.advance(float(times[next_output]), on_step)

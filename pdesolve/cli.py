@@ -186,12 +186,11 @@ def _particles(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    import os
     import shutil
 
     from .analysis.comparison import compare_case
     from .config.case import CaseError, load_case
-    from .io.atomic import OutputTargetError, check_output_target
+    from .io.atomic import OutputTargetError, check_output_target, temporary_path
 
     try:
         ns = [_count("--n", text.strip(), 1) for text in args.ns.split(",")]
@@ -215,7 +214,7 @@ def _compare(args: argparse.Namespace) -> int:
         check_output_target(outdir, force=args.force, inputs=(case.path,), directory=True)
     except (FileExistsError, OutputTargetError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)
-    building = outdir.with_name(f".{outdir.name}.{os.getpid()}.creating")
+    building = temporary_path(outdir, ".creating")
     try:
         compare_case(case, ns, replicates, building, seed=seed, workers=workers, dt=dt,
                      progress=not args.quiet)

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pdesolve.io import grid_result, particle_result
+from pdesolve.io import atomic, grid_result, particle_result
 from pdesolve.io.grid_result import ResultFormatError, ResultWriter, read_result
 from pdesolve.io.hdf5_access import PROBE_SECONDS, open_hdf5, read_superblock
 from pdesolve.io.particle_result import ParticleWriter, ReplicateCheckpoint, read_particles
@@ -310,8 +310,8 @@ def resume_with_a_fault(kind: str, stage: str, how: str, path: Path) -> int:
                 return original(*args, **kwargs)
             return wrapped
 
-        if stage == "retire_sources":
-            setattr(module, stage, fault)
+        if stage == "retire_sources":   # the shared resume template's last step
+            atomic.retire_sources = fault
         elif stage == "os.replace":
             original_replace = os.replace
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import __version__
 from ..model.grid import AXIS_NAMES, Grid
-from .hdf5_access import DAMAGE_ERRORS, DamagedFileError, ResultFormatError, first_line, open_hdf5
+from .hdf5_access import DAMAGE_ERRORS, DamagedFileError, ResultFormatError, first_line, open_hdf5, read_attrs
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
@@ -64,14 +64,15 @@ class AtomicResultFile:
         self._opened = time.perf_counter()
         self.earlier_wall_time = 0.0   # of the legs before a resume, from the file resumed
         remove_dead_temporaries(self.path, (".creating",))
-        if not force:
-            for partial, pid in temporaries(self.path, (".partial",)):
-                if pid != os.getpid() and process_alive(pid, partial):
-                    raise FileExistsError(f"{partial}: process {pid} is writing {self.path} now")
-                raise FileExistsError(f"{partial}: a killed run of {self.path} left its checkpoint "
-                                      f"there; resume it with --resume {self.path}, or use --force "
-                                      "to start over")
-        self.temp_path = self.path.parent / f".{self.path.name}.{os.getpid()}.creating"
+        left = temporaries(self.path, (".partial",)) if not force else []
+        if left:
+            partial, pid = left[0]
+            if pid != os.getpid() and process_alive(pid, partial):
+                raise FileExistsError(f"{partial}: process {pid} is writing {self.path} now")
+            raise FileExistsError(f"{partial}: a killed run of {self.path} left its checkpoint "
+                                  f"there; resume it with --resume {self.path}, or use --force "
+                                  "to start over")
+        self.temp_path = temporary_path(self.path, ".creating")
         self._file: h5py.File | None = h5py.File(self.temp_path, "w", libver="latest")
         try:
             self._write_root(case_text, case_source, attrs)
@@ -103,10 +104,6 @@ class AtomicResultFile:
     def _stamp_wall_time(self) -> None:
         """Record `wall_time` with the checkpoint (attribute /checkpoint.wall_time)."""
         self._require_open()["checkpoint"].attrs["wall_time"] = self.wall_time()
-
-    def _resume_wall_time(self, old: h5py.File) -> None:
-        """Continue the clock of the file ``old`` that this one resumes."""
-        self.earlier_wall_time = float(old["checkpoint"].attrs.get("wall_time", 0.0))
 
     def _require_open(self) -> h5py.File:
         if self._file is None:
@@ -150,8 +147,33 @@ class AtomicResultFile:
     def make_durable(self) -> None:
         """Flush the open file and fsync it: what it holds survives a crash of the machine."""
         self._require_open().flush()
-        with open(self.temp_path, "rb") as handle:
-            os.fsync(handle.fileno())
+        fsync_file(self.temp_path)
+
+    @classmethod
+    def _resume(cls, path: str | os.PathLike, validate: Callable[[Path, h5py.File], None],
+                check: Callable[[dict[str, Any]], None] | None, **options: Any) -> tuple[Any, Any]:
+        """Resume the run of ``path``: pick the source (`resume_source`), let ``check(attrs)``
+        refuse it, open a new writer on it (``cls._writer_resuming(path, old, attrs, extra,
+        **options)``, ``extra`` the run's own root attributes), copy what its checkpoint
+        covers (``writer._copy_progress(old)``, which returns what resume reports and leaves
+        the checkpoint durable), then retire the files resumed from.  Returns (writer, what
+        the copy returned); a failed copy deletes the new file and keeps the old ones."""
+        path = Path(path)
+        with cls.resume_source(path, validate) as (source, old):
+            source_modified = source.stat().st_mtime
+            attrs = read_attrs(old)
+            if check is not None:
+                check(attrs)
+            extra = {k: v for k, v in attrs.items() if k not in cls.RESERVED_ROOT_ATTRS}
+            writer = cls._writer_resuming(path, old, attrs, extra, **options)
+            writer.earlier_wall_time = float(old["checkpoint"].attrs.get("wall_time", 0.0))
+            try:
+                progress = writer._copy_progress(old)
+            except BaseException:
+                writer.abort()
+                raise
+        retire_sources(path, source_modified)
+        return writer, progress
 
     @classmethod
     @contextmanager
@@ -211,8 +233,7 @@ class AtomicResultFile:
                 for key, value in summary.items():
                     group.attrs[key] = value
             f.attrs["status"] = status
-        with open(self.temp_path, "rb+") as handle:
-            os.fsync(handle.fileno())
+        fsync_file(self.temp_path)
 
     def abort(self) -> None:
         """Close and delete the temporary file (no-op once finished or suspended)."""
@@ -296,6 +317,17 @@ def _modified(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
+
+
+def temporary_path(path: Path, kind: str) -> Path:
+    """This process's temporary name ``.<name>.<pid><kind>`` beside ``path``."""
+    return path.parent / f".{path.name}.{os.getpid()}{kind}"
+
+
+def fsync_file(path: Path) -> None:
+    """fsync the file at ``path``: what it holds survives a crash of the machine."""
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def fsync_directory(folder: Path) -> None:

@@ -67,8 +67,8 @@ import h5py
 import numpy as np
 
 from ..model.grid import AXIS_NAMES, Grid
-from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, retire_sources, write_grid
-from .hdf5_access import open_hdf5
+from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, write_grid
+from .hdf5_access import open_hdf5, plain_value, read_attrs
 
 CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output")
 _TIME_CHUNK = 256
@@ -215,46 +215,40 @@ class ResultWriter(AtomicResultFile):
         ``check(attrs)`` sees the old file's root attributes before anything is written and
         may raise to refuse.  The files resumed from are deleted once the new one holds the
         checkpoint durably.  Raises ResultFormatError when there is nothing to resume."""
-        path = Path(path)
+        return cls._resume(path, _validate_source, check, **options)
 
-        def validate(source: Path, old: h5py.File) -> None:
-            attrs = read_attrs(old)
-            if "kind" in attrs:
-                raise ResultFormatError(f"{source}: a result of 'pdesolve {attrs['kind']}', "
-                                        "not of 'pdesolve run'")
-            if not {"grid", "snapshots", "diagnostics"} <= set(old):
-                raise ResultFormatError(f"{source}: not a pdesolve result")
-            if attrs.get("status") == STATUS_COMPLETE:
-                raise ResultFormatError(f"{source}: the run is already complete; nothing to resume")
-            if "checkpoint" not in old or old["checkpoint/snapshots"][()] < 1:
-                raise ResultFormatError(f"{source}: no checkpoint to resume from")
+    @classmethod
+    def _writer_resuming(cls, path: Path, old: h5py.File, attrs: dict, extra: dict,
+                         **options: Any) -> ResultWriter:
+        return cls(path, read_grid(old), case_text=attrs["case_text"], case_source=attrs["case_source"],
+                   attrs=extra, save_potential="V" in old["snapshots"], force=True, **options)
 
-        with cls.resume_source(path, validate) as (source, old):
-            source_modified = source.stat().st_mtime
-            attrs = read_attrs(old)
-            if check is not None:
-                check(attrs)
-            checkpoint = {"mu": old["checkpoint/mu"][...]}
-            checkpoint.update({name: float(old["checkpoint"][name][()]) for name in CHECKPOINT_SCALARS})
-            kept = int(checkpoint["snapshots"])
-            snaps = old["snapshots"]
-            extra = {k: v for k, v in attrs.items() if k not in cls.RESERVED_ROOT_ATTRS}
-            writer = cls(path, read_grid(old), case_text=attrs["case_text"],
-                         case_source=attrs["case_source"], attrs=extra,
-                         save_potential="V" in snaps, force=True, **options)
-            writer._resume_wall_time(old)
-            try:
-                columns = {name: ds[:kept] for name, ds in old["diagnostics"].items()}
-                for i in range(kept):
-                    writer.add_snapshot(float(snaps["time"][i]), snaps["mu"][i],
-                                        snaps["V"][i] if "V" in snaps else None)
-                    writer.add_diagnostics({name: float(values[i]) for name, values in columns.items()})
-                writer.write_checkpoint(**checkpoint)
-            except BaseException:
-                writer.abort()
-                raise
-        retire_sources(path, source_modified)
-        return writer, checkpoint
+    def _copy_progress(self, old: h5py.File) -> dict:
+        """Copy the snapshots and diagnostics rows the checkpoint of ``old`` covers, then the
+        checkpoint; return it."""
+        checkpoint = {"mu": old["checkpoint/mu"][...]}
+        checkpoint.update({name: float(old["checkpoint"][name][()]) for name in CHECKPOINT_SCALARS})
+        kept = int(checkpoint["snapshots"])
+        snaps = old["snapshots"]
+        columns = {name: ds[:kept] for name, ds in old["diagnostics"].items()}
+        for i in range(kept):
+            self.add_snapshot(float(snaps["time"][i]), snaps["mu"][i], snaps["V"][i] if "V" in snaps else None)
+            self.add_diagnostics({name: float(values[i]) for name, values in columns.items()})
+        self.write_checkpoint(**checkpoint)   # the first one: fsynced before it goes live
+        return checkpoint
+
+
+def _validate_source(source: Path, old: h5py.File) -> None:
+    """Refuse (ResultFormatError) a file that is no interrupted grid result with a checkpoint."""
+    attrs = read_attrs(old)
+    if "kind" in attrs:
+        raise ResultFormatError(f"{source}: a result of 'pdesolve {attrs['kind']}', not of 'pdesolve run'")
+    if not {"grid", "snapshots", "diagnostics"} <= set(old):
+        raise ResultFormatError(f"{source}: not a pdesolve result")
+    if attrs.get("status") == STATUS_COMPLETE:
+        raise ResultFormatError(f"{source}: the run is already complete; nothing to resume")
+    if "checkpoint" not in old or old["checkpoint/snapshots"][()] < 1:
+        raise ResultFormatError(f"{source}: no checkpoint to resume from")
 
 
 def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> h5py.File:
@@ -267,12 +261,12 @@ def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> h
     f = open_hdf5(path, swmr=allow_incomplete)
     try:
         if "kind" in f.attrs:
-            raise ResultFormatError(f"{path}: a result of 'pdesolve {_plain(f.attrs['kind'])}', not of "
+            raise ResultFormatError(f"{path}: a result of 'pdesolve {plain_value(f.attrs['kind'])}', not of "
                                     "'pdesolve run'")
         for group in ("grid", "snapshots", "diagnostics"):
             if group not in f:
                 raise ResultFormatError(f"{path}: not a pdesolve result (missing group /{group})")
-        status = _plain(f.attrs.get("status", "missing"))
+        status = plain_value(f.attrs.get("status", "missing"))
         if status != STATUS_COMPLETE and not allow_incomplete:
             raise ResultFormatError(f"{path}: an incomplete pdesolve result (status {status!r});"
                                     " pass allow_incomplete=True to read it anyway")
@@ -318,19 +312,3 @@ def read_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> R
             attrs=read_attrs(f),
             summary=read_attrs(f["summary"]) if "summary" in f else {},
         )
-
-
-def read_attrs(node: h5py.Group | h5py.Dataset) -> dict[str, Any]:
-    """The HDF5 attributes of a group or dataset as plain Python values."""
-    return {key: _plain(value) for key, value in node.attrs.items()}
-
-
-def _plain(value: Any) -> Any:
-    """HDF5 attribute value as a Python object: str, int/float/bool, list of str, or ndarray."""
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray) and value.dtype.kind in "OSU":
-        return [v.decode() if isinstance(v, bytes) else str(v) for v in value.tolist()]
-    return value

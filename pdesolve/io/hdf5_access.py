@@ -29,8 +29,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
+import numpy as np
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 METADATA_READ_ATTEMPTS = 8  # SWMR reads: total back-off 2⁸ ns instead of 2¹⁰⁰ ns
@@ -180,6 +182,22 @@ def first_line(err: BaseException) -> str:
     text = str(err.args[0] if isinstance(err, KeyError) and err.args else err)
     return text.splitlines()[0] if text else type(err).__name__
 
+
+
+def read_attrs(node: h5py.Group | h5py.Dataset) -> dict[str, Any]:
+    """The HDF5 attributes of a group or dataset as plain Python values."""
+    return {key: plain_value(value) for key, value in node.attrs.items()}
+
+
+def plain_value(value: Any) -> Any:
+    """HDF5 attribute value as a Python object: str, int/float/bool, list of str, or ndarray."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OSU":
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in value.tolist()]
+    return value
 
 if __name__ == "__main__":  # the child of probe_in_child: exit 0 if the file reads, else 1
     try:

@@ -60,9 +60,9 @@ import h5py
 import numpy as np
 
 from ..model.grid import Grid
-from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, retire_sources, write_grid
-from .grid_result import read_attrs, read_grid
-from .hdf5_access import open_hdf5
+from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, write_grid
+from .grid_result import read_grid
+from .hdf5_access import open_hdf5, read_attrs
 
 FILE_KIND = "particles"
 OBSERVABLES = ("mass", "mean", "covariance", "energy", "histogram")
@@ -240,40 +240,23 @@ class ParticleWriter(AtomicResultFile):
         last checkpoint covers, the finished flags (R,) and the replicates in progress.
         ``check(attrs)`` sees the old root attributes first and may raise to refuse.
         Raises ResultFormatError when there is nothing to resume."""
-        path = Path(path)
-
-        def validate(source: Path, old: h5py.File) -> None:
-            attrs = read_attrs(old)
-            if attrs.get("kind") != FILE_KIND or "checkpoint" not in old:
-                raise ResultFormatError(f"{source}: not a result of 'pdesolve particles'")
-            if attrs.get("status") == STATUS_COMPLETE:
-                raise ResultFormatError(f"{source}: the run is already complete; nothing to resume")
-
-        with cls.resume_source(path, validate) as (source, old):
-            source_modified = source.stat().st_mtime
-            attrs = read_attrs(old)
-            if check is not None:
-                check(attrs)
-            finished, states = _read_checkpoint(old["checkpoint"])
-            extra = {k: v for k, v in attrs.items() if k not in cls.RESERVED_ROOT_ATTRS}
-            times = old["times"][:]
-            writer = cls(path, read_grid(old), times, replicates=int(attrs["replicates"]),
-                         n=int(attrs["n"]), slots=max(slots, len(states)),
-                         keep_positions=bool(attrs["keep_positions"]), case_text=attrs["case_text"],
-                         case_source=attrs["case_source"], attrs=extra, compression=compression,
-                         force=True)
-            writer._resume_wall_time(old)
-            try:
-                writer._copy_progress(old, finished, states)
-            except BaseException:
-                writer.abort()
-                raise
-        retire_sources(path, source_modified)
+        writer, (finished, states) = cls._resume(path, _validate_source, check, slots=slots,
+                                                 compression=compression)
         return writer, finished, states
 
-    def _copy_progress(self, old: h5py.File, finished: np.ndarray,
-                       states: Mapping[int, ReplicateCheckpoint]) -> None:
-        """Copy the outputs and checkpoint of ``old`` that ``finished``/``states`` vouch for."""
+    @classmethod
+    def _writer_resuming(cls, path: Path, old: h5py.File, attrs: dict, extra: dict, *, slots: int,
+                         compression: int) -> ParticleWriter:
+        in_progress = _slots_in_use(old["checkpoint"])
+        return cls(path, read_grid(old), old["times"][:], replicates=int(attrs["replicates"]),
+                   n=int(attrs["n"]), slots=max(slots, in_progress),
+                   keep_positions=bool(attrs["keep_positions"]), case_text=attrs["case_text"],
+                   case_source=attrs["case_source"], attrs=extra, compression=compression, force=True)
+
+    def _copy_progress(self, old: h5py.File) -> tuple[np.ndarray, dict[int, ReplicateCheckpoint]]:
+        """Copy the outputs and checkpoint of ``old`` that its finished flags and slots vouch
+        for; return (finished flags, replicates in progress)."""
+        finished, states = _read_checkpoint(old["checkpoint"])
         f = self._require_open()
         T = self.times.size
         for r in range(self.replicates):
@@ -292,22 +275,43 @@ class ParticleWriter(AtomicResultFile):
             self.save_state(state)
         self._go_live()
         self.make_durable()   # all of it, before the files resumed from may be deleted
+        return finished, states
+
+
+def _validate_source(source: Path, old: h5py.File) -> None:
+    """Refuse (ResultFormatError) a file that is no unfinished particle result."""
+    attrs = read_attrs(old)
+    if attrs.get("kind") != FILE_KIND or "checkpoint" not in old:
+        raise ResultFormatError(f"{source}: not a result of 'pdesolve particles'")
+    if attrs.get("status") == STATUS_COMPLETE:
+        raise ResultFormatError(f"{source}: the run is already complete; nothing to resume")
+
+
+def _occupied_slots(group: h5py.Group) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """The finished flags, and (slot, valid bank, replicate) of each slot holding an
+    unfinished replicate."""
+    finished = group["finished"][:].astype(bool)
+    replicates = group["replicate"][:]
+    occupied = [(slot, int(bank), int(replicates[bank, slot])) for slot, bank in enumerate(group["bank"][:])]
+    return finished, [(slot, bank, r) for slot, bank, r in occupied if r >= 0 and not finished[r]]
+
+
+def _slots_in_use(group: h5py.Group) -> int:
+    """How many checkpoint slots hold a replicate in progress."""
+    return len(_occupied_slots(group)[1])
 
 
 def _read_checkpoint(group: h5py.Group) -> tuple[np.ndarray, dict[int, ReplicateCheckpoint]]:
     """The finished flags and the valid bank of every occupied slot of an unfinished replicate."""
-    finished = group["finished"][:].astype(bool)
-    states = {}
-    for slot, bank in enumerate(group["bank"][:]):
-        r = int(group["replicate"][bank, slot])
-        if r < 0 or finished[r]:
-            continue
-        states[r] = ReplicateCheckpoint(
+    finished, occupied = _occupied_slots(group)
+    states = {
+        r: ReplicateCheckpoint(
             replicate=r, positions=group["positions"][bank, slot], weights=group["weights"][bank, slot],
             rng_state=json.loads(group["rng_state"][bank, slot].decode()),
             step=float(group["step"][bank, slot]), next_output=int(group["next_output"][bank, slot]),
             substep=int(group["substep"][bank, slot]), steps=int(group["steps"][bank, slot]),
             t=float(group["t"][bank, slot]))
+        for slot, bank, r in occupied}
     return finished, states
 
 

@@ -45,8 +45,8 @@ class NumbaBackend:
         self.thread_chooser = ThreadChooser((1,) if self.single_thread else (most, max(1, most // 2), 1))
         # the moment sums' block: one block (the sum in cell order) where one thread runs
         self.sum_block = grid.size if self.single_thread else rk.BLOCK
-        blocks = max(-(-grid.size // self.sum_block), -(-grid.size // rk.BLOCK))
-        self._partials = np.empty((blocks, 3))   # block sums, added in order by the kernels
+        # block sums, added in order by the kernels: ⌈size / BLOCK⌉ rows cover both block lengths
+        self._partials = np.empty((-(-grid.size // rk.BLOCK), 3))
         self.diffusion_rate = 2.0 * tau * float(np.sum(self.inv_h[: grid.ndim] ** 2))
 
     # -- arrays ------------------------------------------------------------------

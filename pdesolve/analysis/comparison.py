@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -51,7 +52,8 @@ from ..model.build import Setup, build_setup
 from ..config.case import Case, CaseError
 from .comparison_report import write_report
 from ..model.grid import AXIS_NAMES, Grid
-from ..drive.particle_run import check_memory, make_plan, run_particles
+from ..drive.particle_run import DaskPool, check_memory, make_plan, run_particles
+from ..io.atomic import temporary_path
 from ..fv.solver import Solver, StabilityError
 from .statistics import (fit_log_log_slope, mean_and_standard_error, normality_p_value,
                          variance_flatness, variance_interval)
@@ -329,14 +331,15 @@ def _bias(observable: Observable, k: int, largest: np.ndarray, grid_bias: float 
 def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *,
                  seed: int | None = None, times: Sequence[float] | None = None,
                  workers: int | None = None, dt: float | None = None,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, pool: DaskPool | None = None) -> dict:
     """Compare the particle method with the grid PDE of ``case`` and write the report.
 
     Runs the grid once (and once at 2× cells for its discretisation error), ``replicates``
     particle replicates for every n in ``ns`` (largest first: when ``dt`` is None its Δt,
     from the case, fixes the step of every ensemble) and the largest n again at Δt/2.
     ``times`` defaults to :func:`comparison_times` of the case's t_end; ``seed`` to the
-    case's particles.seed.  Writes report.json, report.md, lln.png, clt.png and
+    case's particles.seed.  Replicates run on ``workers`` processes, or on the Dask cluster
+    of ``pool``; the report does not depend on which.  Writes report.json, report.md, lln.png, clt.png and
     clt_variance.png to ``outdir``; returns the report (see :mod:`pdesolve.analysis.comparison_report`).
     """
     sizes = check_sizes(ns, replicates)
@@ -347,8 +350,8 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
     seed = int(case.particles.seed if seed is None else seed)
     setup = build_setup(case)
     # before any work: the largest ensemble in flight while two whole ensembles are kept
-    check_memory(make_plan(case, n=sizes[-1], replicates=replicates, times=times, dt=dt)[0], workers,
-                 held=3 * replicates)
+    check_memory(make_plan(case, n=sizes[-1], replicates=replicates, times=times, dt=dt)[0],
+                 1 if pool else workers, held=3 * replicates)
     mass_fluctuates = setup.problem.has_reaction and not setup.problem.reaction_model.conserves_mass
     independent = not setup.problem.has_reaction and setup.problem.interaction is None
     observables = observables_for(setup.grid.ndim, mass_fluctuates)
@@ -367,7 +370,7 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
         _say(progress, f"{replicates} replicates of n = {n}")
         clock = time.perf_counter()
         result = run_particles(case, n=n, replicates=replicates, seed=ensemble_seed(seed, n),
-                               times=times, dt=dt, workers=workers)
+                               times=times, dt=dt, workers=workers, pool=pool)
         seconds[n] = time.perf_counter() - clock
         steps[n] = float(result["dt"])
         errors[n] = _observed(result, observables, reference, exact_grid)
@@ -376,7 +379,8 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
             dt = steps[n] if dt is None else dt
     _say(progress, f"{replicates} replicates of n = {sizes[-1]} at dt/2 = {dt / 2:.4g}")
     half = run_particles(case, n=sizes[-1], replicates=replicates,
-                         seed=ensemble_seed(seed, sizes[-1]), times=times, dt=dt / 2, workers=workers)
+                         seed=ensemble_seed(seed, sizes[-1]), times=times, dt=dt / 2, workers=workers,
+                         pool=pool)
     half_errors = _observed(half, observables, reference, exact_grid)
     mean_histograms = [np.asarray(r["histogram"]).mean(axis=0) for r in (largest, half)]
     dt_far = distances(mean_histograms[1], mean_histograms[0], setup.grid)
@@ -430,3 +434,20 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
     _say(progress, f"writing the report to {outdir} ({time.perf_counter() - started:.1f} s so far)")
     write_report(report, Path(outdir))
     return report
+
+
+def compare_into(case: Case, ns: Sequence[int], replicates: int, outdir: Path, **options) -> dict:
+    """:func:`compare_case` written into a hidden folder beside ``outdir`` and renamed to it
+    (replacing an existing report) only when the whole report is there: a failed or
+    interrupted comparison leaves no report folder behind."""
+    outdir = Path(outdir)
+    building = temporary_path(outdir, ".creating")
+    try:
+        report = compare_case(case, ns, replicates, building, **options)
+        if outdir.exists():
+            shutil.rmtree(outdir)
+        building.rename(outdir)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)  # left only if the report did not land
+    return report
+

@@ -219,11 +219,12 @@ def check_resources(case: Case, memory_available: int | None = None) -> list[str
 
 
 def run_case(case: Case, output: str | Path, *, force: bool = False, progress: bool = True,
-             overrides: tuple[str, ...] = ()) -> RunSummary:
+             overrides: tuple[str, ...] = (), stop: dict | None = None) -> RunSummary:
     """Run ``case`` and write its result to ``output`` (refused if it exists, unless ``force``).
 
-    The file appears when the run completes, or marked interrupted after SIGINT/SIGTERM;
-    a run that fails leaves nothing behind.  ``overrides`` are recorded for ``--resume``.
+    The file appears when the run completes, or marked interrupted after SIGINT/SIGTERM
+    (or when ``stop["signum"]`` is set, see :func:`stop_on_signals`); a run that fails
+    leaves nothing behind.  ``overrides`` are recorded for ``--resume``.
     """
     for warning in check_resources(case):
         print(warning, file=sys.stderr)
@@ -232,7 +233,7 @@ def run_case(case: Case, output: str | Path, *, force: bool = False, progress: b
     output.parent.mkdir(parents=True, exist_ok=True)
     out_spec = case.output
     attrs = {"title": case.title, "overrides": list(overrides) or ""}
-    with stop_on_signals() as stop, \
+    with stop_on_signals(stop) as stop, \
             ResultWriter(output, setup.grid, case_text=case.text, case_source=str(case.path), attrs=attrs,
                          save_potential=out_spec.save_potential, compression=out_spec.compression,
                          force=force) as writer:
@@ -242,12 +243,13 @@ def run_case(case: Case, output: str | Path, *, force: bool = False, progress: b
 
 
 def resume_case(case: Case, output: str | Path, *, progress: bool = True,
-                overrides: tuple[str, ...] = ()) -> RunSummary:
+                overrides: tuple[str, ...] = (), stop: dict | None = None) -> RunSummary:
     """Continue the interrupted (or killed) run of ``case`` whose result is ``output``.
 
-    The case text and the --set overrides must be the ones the run started with.
+    The case text and the --set overrides must be the ones the run started with; ``stop``
+    as for :func:`run_case`.
     """
-    with stop_on_signals() as stop:
+    with stop_on_signals(stop) as stop:
         return _resume(case, output, progress, overrides, stop)
 
 

@@ -235,7 +235,7 @@ class ReplicateRunner:
 # ---------------------------------------------------------------------------------------------
 
 _WORKER: dict = {}
-_POOLS: dict[int, tuple[ProcessPoolExecutor, object]] = {}
+STOP_POLL_SECONDS = 0.5    # how often a segment on Dask asks the scheduler whether to stop
 
 
 def _init_worker(stop_event, threads: int, parent: int) -> None:
@@ -267,16 +267,95 @@ def _worker_segment(plan: ParticlePlan, r: int, state: ReplicateCheckpoint | Non
     return state, runner.advance(state, _WORKER["stop"].is_set, **options)
 
 
-def _pool(workers: int) -> tuple[ProcessPoolExecutor, object]:
-    """A pool of ``workers`` spawned processes and its stop event, reused across runs."""
-    if workers not in _POOLS:
+_DASK_RUNNERS = threading.local()    # a Dask worker may run segments in several threads
+
+
+def _dask_segment(plan: ParticlePlan, r: int, state: ReplicateCheckpoint | None, options: dict,
+                  stop_event: str) -> tuple[ReplicateCheckpoint, list[tuple[int, Row]]]:
+    """:func:`_worker_segment` as a Dask task: the stop flag is the Dask event
+    ``stop_event``, asked at most every STOP_POLL_SECONDS."""
+    from distributed import Event
+
+    if getattr(_DASK_RUNNERS, "token", None) != plan.token:
+        _DASK_RUNNERS.runner, _DASK_RUNNERS.token = ReplicateRunner(plan), plan.token
+    runner = _DASK_RUNNERS.runner
+    event = Event(stop_event)
+    asked = {"next": 0.0, "set": False}
+
+    def stop() -> bool:
+        now = time.monotonic()
+        if not asked["set"] and now >= asked["next"]:
+            asked["next"], asked["set"] = now + STOP_POLL_SECONDS, event.is_set()
+        return asked["set"]
+
+    state = runner.start(r) if state is None else state
+    return state, runner.advance(state, stop, **options)
+
+
+class ProcessPool:
+    """Replicate segments on ``workers`` spawned processes of this machine, and their stop
+    event; one pool per size, kept for later runs (see :func:`process_pool`)."""
+
+    def __init__(self, workers: int):
         context = multiprocessing.get_context("spawn")
-        event = context.Event()
+        self.slots = workers
+        self._event = context.Event()
         threads = max(1, (os.cpu_count() or 1) // workers)
-        executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                       initargs=(event, threads, os.getpid()))
-        _POOLS[workers] = (executor, event)
+        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                             initargs=(self._event, threads, os.getpid()))
+
+    def submit(self, plan: ParticlePlan, r: int, state: ReplicateCheckpoint | None, options: dict):
+        return self._executor.submit(_worker_segment, plan, r, state, options)
+
+    def request_stop(self, stop: bool = True) -> None:
+        """Ask running segments to stop after their current step (False: clear the request)."""
+        self._event.set() if stop else self._event.clear()
+
+    def stopping(self) -> bool:
+        return self._event.is_set()
+
+    def failed(self, err: BaseException) -> None:
+        """A run on this pool raised ``err``: a broken pool is not reused."""
+        if isinstance(err, BrokenProcessPool):
+            _POOLS.pop(self.slots, None)
+
+
+_POOLS: dict[int, ProcessPool] = {}
+
+
+def process_pool(workers: int) -> ProcessPool:
+    """The pool of ``workers`` spawned processes, created on first use."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ProcessPool(workers)
     return _POOLS[workers]
+
+
+class DaskPool:
+    """Replicate segments as tasks on a Dask cluster (``client``): as many at a time as the
+    cluster has worker threads.  Results are the same as on any other pool."""
+
+    def __init__(self, client):
+        from distributed import Event
+
+        self._client = client
+        self._executor = client.get_executor(pure=False)
+        self.slots = max(1, sum(client.nthreads().values()))
+        self._event_name = f"pdesolve-particles-stop-{uuid4().hex}"
+        self._event = Event(self._event_name, client=client)
+        self._stopping = False
+
+    def submit(self, plan: ParticlePlan, r: int, state: ReplicateCheckpoint | None, options: dict):
+        return self._executor.submit(_dask_segment, plan, r, state, options, self._event_name)
+
+    def request_stop(self, stop: bool = True) -> None:
+        self._stopping = stop
+        self._event.set() if stop else self._event.clear()
+
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def failed(self, err: BaseException) -> None:
+        """Dask replaces lost workers itself: nothing to discard."""
 
 
 def available_cpus() -> int:
@@ -289,22 +368,31 @@ def default_workers(replicates: int) -> int:
     return max(1, min(replicates, available_cpus()))
 
 
+def _workers(plan: ParticlePlan, workers: int | None, pool: DaskPool | None) -> int:
+    """Replicates in flight at once: the pool's slots, else ``workers`` (None: the default)."""
+    if pool is not None:
+        return pool.slots
+    return default_workers(plan.replicates) if workers is None else workers
+
+
 def run_replicates(plan: ParticlePlan, pending: Mapping[int, ReplicateCheckpoint | None],
                    on_segment: Callable[[ReplicateCheckpoint, list[tuple[int, Row]]], None], *,
                    workers: int, stop: Callable[[], bool] = lambda: False, segmented: bool = False,
                    checkpoint_steps: int = 0, checkpoint_seconds: float = 0.0,
-                   setup: Setup | None = None) -> bool:
+                   setup: Setup | None = None, pool: ProcessPool | DaskPool | None = None) -> bool:
     """Run the replicates ``pending`` (r → state to continue from, None: start) to the end.
 
     ``on_segment(state, rows)`` sees every segment's new state and output rows, in this
     process.  Returns True when all finished, False when ``stop()`` ended the run early
     (every replicate then stands at a state ``on_segment`` has seen, or has not started).
+    Segments run on ``pool`` when given (e.g. a :class:`DaskPool`, ``workers`` at a time),
+    else in this process (``workers`` = 1) or on :func:`process_pool`.
     """
     options = dict(segmented=segmented, checkpoint_steps=checkpoint_steps,
                    checkpoint_seconds=checkpoint_seconds)
     last = plan.times.size
     workers = max(1, min(workers, len(pending)))
-    if workers == 1:
+    if workers == 1 and pool is None:
         runner = ReplicateRunner(plan, setup)
         for r, state in pending.items():
             if stop():
@@ -316,39 +404,38 @@ def run_replicates(plan: ParticlePlan, pending: Mapping[int, ReplicateCheckpoint
                     return False
         return True
 
-    executor, event = _pool(workers)
-    event.clear()
+    pool = process_pool(workers) if pool is None else pool
+    pool.request_stop(False)
     queue = deque(pending.items())
     running = {}
     finished = 0
 
     def submit(r: int, state: ReplicateCheckpoint | None) -> None:
-        running[executor.submit(_worker_segment, plan, r, state, options)] = r
+        running[pool.submit(plan, r, state, options)] = r
 
     try:
         while queue and len(running) < workers:
             submit(*queue.popleft())
         while running:
             done, _ = wait(running, timeout=0.05, return_when=FIRST_COMPLETED)
-            if stop():
-                event.set()
+            if stop() and not pool.stopping():
+                pool.request_stop()
             for future in done:
                 del running[future]
                 state, rows = future.result()
                 on_segment(state, rows)
                 if state.next_output == last:
                     finished += 1
-                    if queue and not event.is_set():
+                    if queue and not pool.stopping():
                         submit(*queue.popleft())
-                elif not event.is_set():
+                elif not pool.stopping():
                     submit(state.replicate, state)
     except BaseException as err:
-        event.set()
+        pool.request_stop()
         for future in running:
             future.cancel()
         wait(running)
-        if isinstance(err, BrokenProcessPool):
-            del _POOLS[workers]
+        pool.failed(err)
         raise
     return finished == len(pending)
 
@@ -360,15 +447,15 @@ def run_replicates(plan: ParticlePlan, pending: Mapping[int, ReplicateCheckpoint
 def run_particles(case: Case, n: int | None = None, seed: int | None = None,
                   times=None, *, dt: float | None = None, replicates: int | None = None,
                   weighted: bool = False, method: str | None = None, workers: int | None = None,
-                  keep_positions: bool = False) -> dict:
+                  keep_positions: bool = False, pool: DaskPool | None = None) -> dict:
     """Particle runs of ``case`` (same F, K, α, τ, grid and μ₀ as the grid solver).
 
     ``n``, ``seed``, ``replicates`` and the interaction ``method`` default to the case's
     [particles] table; ``times`` to the grid run's output times; ``dt`` to time.dt, else
     :func:`default_time_step` (each output interval is cut into equal steps ≤ dt).
     Replicate r uses the r-th child of ``SeedSequence(seed)``; ``workers`` processes run
-    replicates in parallel (None: :func:`default_workers`, 1: in this process) and the
-    result does not depend on it.  Returns
+    replicates in parallel (None: :func:`default_workers`, 1: in this process), or the
+    workers of a Dask cluster (``pool``), and the result does not depend on it.  Returns
 
     * ``times`` (T,), ``n``, ``dt`` (the largest step used);
     * ``mass`` (R, T), ``mean`` (R, T, d), ``covariance`` (R, T, d, d), ``energy`` (R, T)
@@ -380,7 +467,8 @@ def run_particles(case: Case, n: int | None = None, seed: int | None = None,
     """
     plan, setup = make_plan(case, n=n, seed=seed, times=times, replicates=replicates, dt=dt,
                             weighted=weighted, method=method, keep_positions=keep_positions)
-    check_memory(plan, workers, held=plan.replicates)
+    workers = _workers(plan, workers, pool)
+    check_memory(plan, 1 if pool else workers, held=plan.replicates)
     R, T, d = plan.replicates, plan.times.size, setup.grid.ndim
     result = {"times": plan.times, "n": plan.n, "mass": np.zeros((R, T)), "mean": np.zeros((R, T, d)),
               "covariance": np.zeros((R, T, d, d)), "energy": np.zeros((R, T)),
@@ -396,8 +484,7 @@ def run_particles(case: Case, n: int | None = None, seed: int | None = None,
         result["steps"][state.replicate] = state.steps
         steps_bound[state.replicate] = largest_step(plan.times, state.step)
 
-    run_replicates(plan, dict.fromkeys(range(R)), collect,
-                   workers=default_workers(R) if workers is None else workers, setup=setup)
+    run_replicates(plan, dict.fromkeys(range(R)), collect, workers=workers, setup=setup, pool=pool)
     result["dt"] = float(steps_bound.max())
     return result
 
@@ -449,34 +536,38 @@ def _file_attrs(case: Case, plan: ParticlePlan, overrides: tuple[str, ...]) -> d
 def run_particles_file(case: Case, output: str | Path, *, n: int | None = None,
                        replicates: int | None = None, seed: int | None = None,
                        workers: int | None = None, keep_positions: bool = False, force: bool = False,
-                       progress: bool = True, overrides: tuple[str, ...] = ()) -> ParticleRunSummary:
+                       progress: bool = True, overrides: tuple[str, ...] = (),
+                       stop: dict | None = None, pool: DaskPool | None = None) -> ParticleRunSummary:
     """Run the particles of ``case`` into the HDF5 file ``output`` (refused if it exists,
     unless ``force``).  The file appears complete, or marked interrupted after SIGINT/SIGTERM
-    (RunInterrupted is raised); a run that fails leaves nothing.  ``overrides`` (the --set
-    list) are recorded for the resume check."""
+    or once ``stop["signum"]`` is set (RunInterrupted is raised); a run that fails leaves
+    nothing.  ``overrides`` (the --set list) are recorded for the resume check.  Replicates
+    run on ``workers`` processes or on a Dask ``pool`` (see :func:`run_particles`)."""
     plan, setup = make_plan(case, n=n, replicates=replicates, seed=seed, keep_positions=keep_positions)
-    check_memory(plan, workers, held=1)
-    workers = default_workers(plan.replicates) if workers is None else workers
+    workers = _workers(plan, workers, pool)
+    check_memory(plan, 1 if pool else workers, held=1)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    with stop_on_signals() as flag, \
+    with stop_on_signals(stop) as flag, \
             ParticleWriter(output, setup.grid, plan.times, replicates=plan.replicates, n=plan.n,
                            slots=min(workers, plan.replicates), keep_positions=plan.keep_positions,
                            case_text=case.text, case_source=str(case.path),
                            attrs=_file_attrs(case, plan, overrides),
                            compression=case.output.compression, force=force) as writer:
         return _run_into(plan, setup, writer, np.zeros(plan.replicates, dtype=bool), {}, workers,
-                         flag, progress)
+                         flag, progress, pool)
 
 
 def resume_particles_file(case: Case, output: str | Path, *, n: int | None = None,
                           replicates: int | None = None, seed: int | None = None,
                           workers: int | None = None, keep_positions: bool | None = None,
-                          progress: bool = True, overrides: tuple[str, ...] = ()) -> ParticleRunSummary:
+                          progress: bool = True, overrides: tuple[str, ...] = (),
+                          stop: dict | None = None, pool: DaskPool | None = None) -> ParticleRunSummary:
     """Continue the interrupted (or killed) particle run whose result is ``output``.
 
     The case text and --set overrides must be the ones it started with; n, replicates,
-    seed and keep_positions are read from the file (given ones must agree)."""
+    seed and keep_positions are read from the file (given ones must agree); ``stop`` and
+    ``pool`` as for :func:`run_particles_file`."""
     def same_run(attrs: dict) -> None:
         check_same_run(case, overrides, attrs, output)
         for name, given in (("n", n), ("replicates", replicates), ("seed", seed),
@@ -485,22 +576,23 @@ def resume_particles_file(case: Case, output: str | Path, *, n: int | None = Non
                 raise CaseError(str(case.path), "--resume",
                                 f"{output} was started with {name} = {attrs[name]}, not {given}")
 
-    with stop_on_signals() as flag:
+    with stop_on_signals(stop) as flag:
         writer, finished, states = ParticleWriter.resume(
-            output, slots=available_cpus() if workers is None else workers, check=same_run,
+            output, slots=pool.slots if pool else available_cpus() if workers is None else workers,
+            check=same_run,
             compression=case.output.compression)
         with writer:
             plan, setup = make_plan(case, n=writer.n, replicates=writer.replicates,
                                     seed=int(writer.run_attrs["seed"]),
                                     keep_positions=writer.keep_positions)
-            check_memory(plan, workers, held=1)
-            workers = default_workers(int((~finished).sum())) if workers is None else workers
-            return _run_into(plan, setup, writer, finished, states, workers, flag, progress)
+            workers = pool.slots if pool else default_workers(int((~finished).sum())) if workers is None else workers
+            check_memory(plan, 1 if pool else workers, held=1)
+            return _run_into(plan, setup, writer, finished, states, workers, flag, progress, pool)
 
 
 def _run_into(plan: ParticlePlan, setup: Setup, writer: ParticleWriter, finished: np.ndarray,
               states: dict[int, ReplicateCheckpoint], workers: int, flag: dict,
-              progress: bool) -> ParticleRunSummary:
+              progress: bool, pool: DaskPool | None) -> ParticleRunSummary:
     """Run the unfinished replicates into ``writer``; finish or suspend it."""
     times = plan.times
     pending = {r: states[r] for r in sorted(states)}     # in progress first: they hold slots
@@ -529,7 +621,7 @@ def _run_into(plan: ParticlePlan, setup: Setup, writer: ParticleWriter, finished
         complete = run_replicates(plan, pending, on_segment, workers=workers,
                                   stop=lambda: flag["signum"] is not None, segmented=True,
                                   checkpoint_steps=out_spec.checkpoint_steps,
-                                  checkpoint_seconds=out_spec.checkpoint_seconds, setup=setup)
+                                  checkpoint_seconds=out_spec.checkpoint_seconds, setup=setup, pool=pool)
     if not complete:
         writer.suspend()
         in_progress = {r: t for r, t in clock.items() if not done[r]}

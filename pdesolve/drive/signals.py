@@ -19,10 +19,12 @@ class RunInterrupted(Exception):
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[dict]:
+def stop_on_signals(flag: dict | None = None) -> Iterator[dict]:
     """Within the block, SIGINT/SIGTERM only raise a flag (``flag["signum"]``) that the
-    time loop checks after each step; the previous handlers come back afterwards."""
-    flag = {"signum": None}
+    time loop checks after each step; the previous handlers come back afterwards.  A
+    caller that stops the run by other means (a sweep task told by its scheduler) passes
+    its own ``flag``; outside the main thread no handler is installed."""
+    flag = {"signum": None} if flag is None else flag
 
     def handler(signum, frame):
         flag["signum"] = signum

@@ -1,0 +1,77 @@
+"""Dask for pdesolve: check that it is installed, and a client on a given scheduler or on a
+new local cluster.  Used by ``pdesolve sweep`` (one task per case) and by the ``--scheduler``
+option of ``particles`` and ``compare`` (one task per replicate segment)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from importlib import import_module
+from urllib.parse import urlsplit
+
+from ..io.atomic import OutputTargetError
+
+CONNECT_SECONDS = 10.0
+DASHBOARD_PROBE_SECONDS = 1.0
+
+
+class DaskMissingError(RuntimeError):
+    """Dask (or, for sweep tables, h5netcdf) is not installed."""
+
+
+def require(*modules: str, command: str) -> None:
+    """Raise DaskMissingError, saying how to install them, unless ``modules`` import."""
+    for module in modules:
+        try:
+            import_module(module)
+        except ImportError:
+            raise DaskMissingError(f"{command} needs {module}, which is not installed; install it with: "
+                                   "pip install 'pdesolve[sweep]'") from None
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[tuple[object, int | None]]:
+    """A Dask client and the Numba threads each task should use: attached to ``scheduler``
+    (threads left alone), else on a new LocalCluster of ``workers`` (default: one per CPU)
+    single-threaded processes that ignore SIGINT/SIGTERM (stopping is this process's
+    business) and share the CPUs out.  A scheduler that cannot be reached is one line
+    (OutputTargetError naming --scheduler)."""
+    from distributed import Client, LocalCluster
+
+    from .particle_run import available_cpus
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=CONNECT_SECONDS)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise OutputTargetError(f"--scheduler: cannot reach a Dask scheduler at {scheduler} "
+                                    f"({type(err).__name__}: {err})".splitlines()[0]) from None
+        with client:
+            yield client, None
+        return
+    count = workers or available_cpus()
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:   # the worker processes inherit the ignored signals
+        cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    with cluster, Client(cluster) as client:
+        yield client, max(1, available_cpus() // count)
+
+
+def dashboard(client) -> str | None:
+    """The address of the Dask dashboard, if one answers there (it needs bokeh)."""
+    try:
+        link = client.dashboard_link
+    except (KeyError, AttributeError):
+        return None
+    address = urlsplit(link)
+    try:
+        with socket.create_connection((address.hostname, address.port or 80), timeout=DASHBOARD_PROBE_SECONDS):
+            return link
+    except (OSError, ValueError):
+        return None

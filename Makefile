@@ -13,6 +13,11 @@ $(BIN)/pdesolve: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+# the test suite also runs the sweeps on a real Dask cluster
+$(VENV)/.sweep-extra: $(BIN)/pdesolve
+	$(BIN)/python -m pip install --quiet -e ".[test,sweep]"
+	touch $@
+
 install: $(BIN)/pdesolve
 
 run: install
@@ -20,7 +25,7 @@ run: install
 	$(BIN)/pdesolve run $(CASE) -o $(OUT)/$(notdir $(basename $(CASE))).h5 --force
 	$(BIN)/pdesolve plot $(OUT)/$(notdir $(basename $(CASE))).h5 -o $(OUT)/$(notdir $(basename $(CASE)))_plots
 
-test: install
+test: $(VENV)/.sweep-extra
 	$(BIN)/python -m pytest -q
 
 validation: install

@@ -42,6 +42,7 @@ _HOMES = {
     "run_particles": "drive.particle_run",
     "NumericalFault": "drive.grid_run", "RunSummary": "drive.grid_run", "run_case": "drive.grid_run",
     "Solver": "fv.solver", "StabilityError": "fv.solver",
+    "load_sweep": "sweep.spec", "run_sweep": "sweep.engine", "read_table": "sweep.table",
 }
 
 __all__ = ["__version__", *_HOMES]

@@ -7,6 +7,7 @@ limit, any other RuntimeError such as a broken worker pool) with exit code 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 from collections.abc import Callable
@@ -51,9 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     particles.add_argument("--replicates", metavar="R",
                            help="independent replicates (default: particles.replicates)")
     particles.add_argument("--seed", metavar="S", help="random seed (default: particles.seed)")
-    particles.add_argument("--workers", metavar="W",
-                           help="processes running replicates in parallel (default: one per CPU, "
-                                "at most R; 1: in this process); results do not depend on it")
+    _add_executor(particles, "processes running replicates in parallel (default: one per CPU, at most R; "
+                             "1: in this process); results do not depend on it",
+                  "run the replicates on the Dask scheduler at ADDRESS instead (needs pdesolve[sweep]); "
+                  "results do not depend on it")
     particles.add_argument("--set", dest="overrides", action="append", default=[],
                            metavar="SECTION.KEY=VALUE", help="override a case key, e.g. --set time.t_end=2")
     particles.add_argument("-o", "--output", type=Path,
@@ -78,8 +80,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="independent replicates per n (default: 20, at least 2)")
     compare.add_argument("--seed", metavar="S", help="random seed (default: particles.seed)")
     compare.add_argument("--dt", metavar="DT", help="particle time step (default: time.dt, else from cfl)")
-    compare.add_argument("--workers", metavar="W",
-                         help="processes running replicates in parallel (default: one per CPU)")
+    _add_executor(compare, "processes running replicates in parallel (default: one per CPU)",
+                  "run the replicates on the Dask scheduler at ADDRESS instead (needs pdesolve[sweep]); "
+                  "the report does not depend on it")
     compare.add_argument("--set", dest="overrides", action="append", default=[],
                          metavar="SECTION.KEY=VALUE", help="override a case key, e.g. --set time.t_end=1")
     compare.add_argument("-o", "--output-dir", type=Path,
@@ -87,12 +90,38 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--force", action="store_true", help="replace an existing report directory")
     compare.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
-    plot = commands.add_parser("plot", help="PNG figures of a result file",
-                               description="Write snapshots.png, diagnostics.png and potential.png.")
-    plot.add_argument("result", type=Path, help="HDF5 file written by 'pdesolve run'")
+    sweep = commands.add_parser(
+        "sweep", help="run every point of a sweep file as a task on Dask; collect a table",
+        description="Run the tasks of SWEEP.toml (a base case, axes of values, replicates; see "
+                    "cases/sweeps/README.md) on a Dask cluster, one result file per task in DIR, and "
+                    "write DIR/sweep.nc, a table of each task's parameters, status and scalars.")
+    sweep.add_argument("sweep", type=Path, help="TOML sweep file")
+    sweep.add_argument("-o", "--output-dir", type=Path, help="sweep folder (default: SWEEP-STEM)")
+    _add_executor(sweep, "worker processes of a local Dask cluster (default: one per CPU)",
+                  "run on the Dask scheduler at ADDRESS (e.g. tcp://10.0.0.1:8786); DIR must be on a "
+                  "file system every worker sees")
+    sweep.add_argument("--resume", action="store_true",
+                       help="continue the sweep in DIR: complete tasks are kept, interrupted ones "
+                            "resume from their checkpoints, the rest run")
+    sweep.add_argument("--force", action="store_true", help="empty an existing sweep folder first")
+    sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+
+    plot = commands.add_parser("plot", help="PNG figures of a result file or a sweep folder",
+                               description="Write snapshots.png, diagnostics.png and potential.png of "
+                                           "a result file; or, for a sweep folder, one figure per "
+                                           "scalar of its sweep.nc against the swept parameters.")
+    plot.add_argument("result", type=Path, help="HDF5 file written by 'pdesolve run', or a folder "
+                                                "written by 'pdesolve sweep'")
     plot.add_argument("-o", "--output-dir", type=Path,
                       help="directory for the PNGs (default: RESULT-STEM_plots beside the file)")
     return parser
+
+
+def _add_executor(command: argparse.ArgumentParser, workers_help: str, scheduler_help: str) -> None:
+    """--workers N or --scheduler ADDRESS: where the command's tasks run."""
+    where = command.add_mutually_exclusive_group()
+    where.add_argument("--workers", metavar="N", help=workers_help)
+    where.add_argument("--scheduler", metavar="ADDRESS", help=scheduler_help)
 
 
 def _fail(message: str, code: int) -> int:
@@ -105,12 +134,13 @@ def _drive(args: argparse.Namespace, start: Callable[[], Any], report: Callable[
     the command's messages and exit code: bad input 2, a failed run 1, an interrupt
     128 + the signal with the resume command, else ``report(summary)`` unless quiet."""
     from .config.case import CaseError
+    from .drive.dask_cluster import DaskMissingError
     from .drive.signals import RunInterrupted
     from .io.atomic import OutputTargetError, ResultFormatError
 
     try:
         summary = start()
-    except (CaseError, FileExistsError, ResultFormatError, OutputTargetError) as err:
+    except (CaseError, FileExistsError, ResultFormatError, OutputTargetError, DaskMissingError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)
     except RunInterrupted as err:
         sets = "".join(f" --set {o}" for o in args.overrides)
@@ -173,24 +203,41 @@ def _particles(args: argparse.Namespace) -> int:
 
     def start():
         case = load_case(args.case, overrides)
-        if args.resume:
-            return resume_particles_file(case, args.resume, progress=not args.quiet, overrides=overrides,
-                                         keep_positions=True if args.positions else None, **options)
-        default = Path(case.output.path)
-        output = check_output_target(args.output or default.with_name(f"{default.stem}_particles.h5"),
-                                     force=args.force, inputs=(case.path,))
-        return run_particles_file(case, output, force=args.force, progress=not args.quiet,
-                                  keep_positions=args.positions, overrides=overrides, **options)
+        if not args.resume:
+            default = Path(case.output.path)
+            output = check_output_target(args.output or default.with_name(f"{default.stem}_particles.h5"),
+                                         force=args.force, inputs=(case.path,))
+        with _replicate_pool(args.scheduler) as pool:
+            if args.resume:
+                return resume_particles_file(case, args.resume, progress=not args.quiet, overrides=overrides,
+                                             keep_positions=True if args.positions else None, pool=pool,
+                                             **options)
+            return run_particles_file(case, output, force=args.force, progress=not args.quiet,
+                                      keep_positions=args.positions, overrides=overrides, pool=pool,
+                                      **options)
 
     return _drive(args, start, lambda summary: summary.line())
 
 
-def _compare(args: argparse.Namespace) -> int:
-    import shutil
+@contextlib.contextmanager
+def _replicate_pool(scheduler: str | None):
+    """The Dask pool of ``--scheduler`` (None without one: the local process pool is used)."""
+    if scheduler is None:
+        yield None
+        return
+    from .drive.dask_cluster import dask_client, require
+    from .drive.particle_run import DaskPool
 
-    from .analysis.comparison import compare_case
+    require("distributed", command="--scheduler")
+    with dask_client(scheduler=scheduler) as (client, _):
+        yield DaskPool(client)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .analysis.comparison import compare_into
     from .config.case import CaseError, load_case
-    from .io.atomic import OutputTargetError, check_output_target, temporary_path
+    from .drive.dask_cluster import DaskMissingError
+    from .io.atomic import OutputTargetError, check_output_target
 
     try:
         ns = [_count("--n", text.strip(), 1) for text in args.ns.split(",")]
@@ -214,14 +261,11 @@ def _compare(args: argparse.Namespace) -> int:
         check_output_target(outdir, force=args.force, inputs=(case.path,), directory=True)
     except (FileExistsError, OutputTargetError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)
-    building = temporary_path(outdir, ".creating")
     try:
-        compare_case(case, ns, replicates, building, seed=seed, workers=workers, dt=dt,
-                     progress=not args.quiet)
-        if outdir.exists():
-            shutil.rmtree(outdir)
-        building.rename(outdir)
-    except CaseError as err:
+        with _replicate_pool(args.scheduler) as pool:
+            compare_into(case, ns, replicates, outdir, seed=seed, workers=workers, dt=dt,
+                         progress=not args.quiet, pool=pool)
+    except (CaseError, OutputTargetError, DaskMissingError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)
     except ValueError as err:
         return _fail(f"{args.case}: {err}", EXIT_BAD_INPUT)
@@ -230,22 +274,56 @@ def _compare(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: no report written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    finally:
-        shutil.rmtree(building, ignore_errors=True)  # left only if the report did not land
     if not args.quiet:
         print(f"report written to {outdir}/ (report.md, report.json, lln.png, clt.png, clt_variance.png)")
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .config.case import CaseError
+    from .io.atomic import OutputTargetError
+    from .drive.dask_cluster import DaskMissingError
+    from .sweep.engine import run_sweep
+    from .sweep.spec import load_sweep
+
+    try:
+        workers = _count("--workers", args.workers, 1)
+        if args.resume and args.force:
+            raise ValueError("--resume and --force: give one (continue the sweep, or start it over)")
+        sweep = load_sweep(args.sweep)
+        outdir = args.output_dir or Path(args.sweep.stem)
+        result = run_sweep(sweep, outdir, workers=workers, scheduler=args.scheduler, resume=args.resume,
+                           force=args.force, progress=not args.quiet)
+    except (ValueError, CaseError, FileExistsError, OutputTargetError, DaskMissingError) as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        print("interrupted before the sweep started: nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if result.signum is not None:
+        print(f"{result.line()}\nresume with: pdesolve sweep {args.sweep} -o {outdir} --resume",
+              file=sys.stderr)
+        return 128 + result.signum
+    if not args.quiet:
+        print(result.line())
+    return EXIT_RUN_FAILED if result.count("complete") < len(result.outcomes) else 0
 
 
 def _plot(args: argparse.Namespace) -> int:
     from .io.grid_result import ResultFormatError
     from .analysis.plotting import plot_result
 
-    if args.result.is_dir():
-        return _fail(f"{args.result}: is a directory, not a result file", EXIT_BAD_INPUT)
     outdir = args.output_dir or args.result.with_name(f"{args.result.stem}_plots")
+    if args.result.is_dir():
+        from .analysis.sweep_plot import plot_sweep
+        from .sweep.table import TABLE_NAME
+        if not (args.result / TABLE_NAME).is_file():
+            return _fail(f"{args.result}: is a directory, not a result file, and holds no {TABLE_NAME} "
+                         "(not a sweep folder)", EXIT_BAD_INPUT)
+        plot = plot_sweep
+    else:
+        plot = plot_result
     try:
-        written = plot_result(args.result, outdir)
+        written = plot(args.result, outdir)
     except FileNotFoundError:
         return _fail(f"{args.result}: no such file", EXIT_BAD_INPUT)
     except ResultFormatError as err:   # its message names the file
@@ -265,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         return _particles(args)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "sweep":
+        return _sweep(args)
     return _plot(args)
 
 

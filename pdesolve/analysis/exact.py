@@ -120,3 +120,30 @@ def gibbs_density(grid: Grid, potential: np.ndarray, tau: float, mass: float = 1
     """Stationary state for τ > 0 and K = 0: μ* = M exp(−F/τ) / ∫exp(−F/τ)."""
     weights = np.exp(-(potential - potential.min()) / tau)
     return mass * weights / grid.integrate(weights)
+
+
+EXACT_REACTIONS = ("none", "balanced", "unbalanced")
+
+
+def exact_flow_of_case(case) -> GaussianFlow | None:
+    """The :class:`GaussianFlow` a case runs, when it is one: F = (a/2)|θ|² (quadratic, centre
+    0, one stiffness a > 0 on every axis), μ₀ = M₀ N(m₀, s₀² I) (gaussian, one std), no
+    interaction or a quadratic one, reaction none, balanced or unbalanced, no-flux walls.
+    None otherwise (and where the flow has no closed form).  The box is taken as all of ℝᵈ:
+    the mass beyond it is the case's to keep negligible."""
+    potential, initial, interaction = case.potential, case.initial, case.interaction
+    stiffness, std = set(potential.get("stiffness", ())), set(initial.get("std", ()))
+    if (potential.kind != "quadratic" or any(c != 0 for c in potential["center"]) or len(stiffness) != 1
+            or initial.kind != "gaussian" or len(std) != 1 or interaction.kind not in ("none", "quadratic")
+            or case.dynamics.reaction not in EXACT_REACTIONS or "periodic" in case.grid.boundary):
+        return None
+    (a,), (s0,) = stiffness, std
+    if a <= 0:
+        return None
+    try:
+        return GaussianFlow(a=a, m0=tuple(initial["mean"]), s0=s0, alpha=case.dynamics.alpha,
+                            b=float(interaction["strength"]) if interaction.kind == "quadratic" else 0.0,
+                            tau=case.dynamics.tau, reaction=case.dynamics.reaction,
+                            transport=case.dynamics.transport, mass0=float(initial["mass"]))
+    except ValueError:
+        return None

@@ -124,6 +124,12 @@ def _add_executor(command: argparse.ArgumentParser, workers_help: str, scheduler
     where.add_argument("--scheduler", metavar="ADDRESS", help=scheduler_help)
 
 
+def _executor_options(args: argparse.Namespace) -> str:
+    """The --workers / --scheduler options given, as they would be typed again."""
+    given = [(option, getattr(args, option.lstrip("-"), None)) for option in ("--workers", "--scheduler")]
+    return "".join(f" {option} {value}" for option, value in given if value is not None)
+
+
 def _fail(message: str, code: int) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
@@ -143,7 +149,7 @@ def _drive(args: argparse.Namespace, start: Callable[[], Any], report: Callable[
     except (CaseError, FileExistsError, ResultFormatError, OutputTargetError, DaskMissingError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)
     except RunInterrupted as err:
-        sets = "".join(f" --set {o}" for o in args.overrides)
+        sets = "".join(f" --set {o}" for o in args.overrides) + _executor_options(args)
         print(f"{err}; checkpoint saved in {err.output}\n"
               f"resume with: pdesolve {args.command} {args.case}{sets} --resume {err.output}",
               file=sys.stderr)
@@ -300,7 +306,8 @@ def _sweep(args: argparse.Namespace) -> int:
         print("interrupted before the sweep started: nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED
     if result.signum is not None:
-        print(f"{result.line()}\nresume with: pdesolve sweep {args.sweep} -o {outdir} --resume",
+        print(f"{result.line()}\nresume with: pdesolve sweep {args.sweep} -o {outdir} --resume"
+              f"{_executor_options(args)}",
               file=sys.stderr)
         return 128 + result.signum
     if not args.quiet:
@@ -312,7 +319,8 @@ def _plot(args: argparse.Namespace) -> int:
     from .io.grid_result import ResultFormatError
     from .analysis.plotting import plot_result
 
-    outdir = args.output_dir or args.result.with_name(f"{args.result.stem}_plots")
+    named = args.result if args.result.name not in ("", "..") else args.result.resolve()   # "." has no name
+    outdir = args.output_dir or named.with_name(f"{named.stem}_plots")
     if args.result.is_dir():
         from .analysis.sweep_plot import plot_sweep
         from .sweep.table import TABLE_NAME
@@ -328,8 +336,8 @@ def _plot(args: argparse.Namespace) -> int:
         return _fail(f"{args.result}: no such file", EXIT_BAD_INPUT)
     except ResultFormatError as err:   # its message names the file
         return _fail(str(err), EXIT_BAD_INPUT)
-    except OSError as err:
-        return _fail(f"{args.result}: {err}", EXIT_BAD_INPUT)
+    except (OSError, ValueError) as err:   # ValueError: a sweep plot cannot draw this table
+        return _fail(str(err) if isinstance(err, ValueError) else f"{args.result}: {err}", EXIT_BAD_INPUT)
     for path in written:
         print(path)
     return 0

@@ -1,5 +1,6 @@
 """`pdesolve particles`: the HDF5 file, reproducibility, parallel replicates, bad input,
 interruption and bit-for-bit resume, and agreement with the exact Gaussian solution."""
+import os
 import signal
 import subprocess
 import sys
@@ -148,9 +149,9 @@ def first_replicate_finished(out: Path) -> bool:
     return False
 
 
-@pytest.mark.parametrize("signum, code, workers", [(signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 2)])
-def test_signal_checkpoints_and_resume_is_bit_for_bit(reference, tmp_path, capsys, signum, code, workers):
-    out = tmp_path / "run.h5"
+def start_past_first_replicate(out: Path, workers: int) -> subprocess.Popen:
+    """``pdesolve particles`` of the LONG configuration into ``out``, returned once its
+    replicate 0 is finished in the checkpoint."""
     process = subprocess.Popen([sys.executable, "-m", "pdesolve.cli", "particles", str(CASE), *LONG,
                                 "--workers", str(workers), "--quiet", "-o", str(out)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -159,6 +160,13 @@ def test_signal_checkpoints_and_resume_is_bit_for_bit(reference, tmp_path, capsy
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)
+    return process
+
+
+@pytest.mark.parametrize("signum, code, workers", [(signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 2)])
+def test_signal_checkpoints_and_resume_is_bit_for_bit(reference, tmp_path, capsys, signum, code, workers):
+    out = tmp_path / "run.h5"
+    process = start_past_first_replicate(out, workers)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == code, stderr
@@ -184,3 +192,24 @@ def test_signal_checkpoints_and_resume_is_bit_for_bit(reference, tmp_path, capsy
     assert resumed.summary["steps"] == 15000
     assert particles(*LONG[6:], "--resume", out) == 2
     assert "already complete" in capsys.readouterr().err
+
+
+def test_a_lost_worker_process_keeps_the_checkpoint_and_resume_ends_bit_for_bit(reference, tmp_path, capsys):
+    """A pool worker killed mid-run breaks the pool: exit 1 with the resume command, the file
+    kept (status interrupted, the finished replicate in it), and --resume ends as the reference."""
+    out = tmp_path / "run.h5"
+    process = start_past_first_replicate(out, 2)
+    children = subprocess.run(["pgrep", "-P", str(process.pid), "-f", "spawn_main"], capture_output=True,
+                              text=True).stdout.split()
+    workers = [int(pid) for pid in children
+               if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
+    assert workers, "no pool worker found"
+    os.kill(workers[0], signal.SIGKILL)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr and "the worker processes were lost (BrokenProcessPool)" in stderr
+    assert f"continue with --resume {out}" in stderr
+    kept = read_particles(out, allow_incomplete=True)
+    assert kept.attrs["status"] == "interrupted" and kept.outputs_done[0] == 5
+    assert particles(*LONG, "--workers", 1, "--quiet", "--resume", out) == 0
+    assert_same_observables(read_particles(out), reference)

@@ -92,7 +92,7 @@ def test_a_grid_sweep_equals_its_tasks_run_one_by_one_and_records_the_failures(c
                  overrides=task.overrides)
         assert_same_result(sweep.target(tmp_path / "out", task), direct)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        [f"{t.name}.h5" for t in sweep.tasks[:4]] + ["sweep.nc", "sweep.toml"])
+        [f"{t.name}.h5" for t in sweep.tasks[:4]] + ["base_case.toml", "sweep.nc", "sweep.toml"])
 
     table = xarray.open_dataset(tmp_path / "out" / "sweep.nc")   # no options
     assert list(table["dynamics.alpha"].values) == [0.0, 0.0, 1.0, 1.0, -1.0, -1.0]
@@ -233,3 +233,13 @@ def test_sigint_stops_the_sweep_cleanly_and_resume_finishes_it(tmp_path):
     table = xarray.open_dataset(tmp_path / "out" / "sweep.nc")
     assert list(table.status.values) == ["complete"] * 3
     _resumed_tasks_equal_direct_runs(path, tmp_path / "out", tmp_path)
+
+
+def test_errors_of_a_lost_dask_worker_count_as_lost_workers_not_as_a_failed_replicate():
+    from concurrent.futures import CancelledError
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pdesolve.drive.particle_run import workers_lost
+    killed = distributed.KilledWorker("pdesolve-task", "tcp://127.0.0.1:1", 3)
+    assert all(workers_lost(err) for err in (killed, BrokenProcessPool("gone"), CancelledError()))
+    assert not any(workers_lost(err) for err in (ValueError("bad"), RuntimeError("NaN"), OSError("disk")))

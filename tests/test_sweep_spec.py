@@ -85,6 +85,21 @@ def test_a_sweep_without_axes_is_one_task_named_base_and_a_shared_leaf_keeps_its
     ('[product]\n"initial.kind" = ["a b", "a-b"]', "s.toml: product: two tasks would write the same file 'kind=a-b'"),
     ('[product]\n"grid.cells" = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"time.dt" = '
      + str(list(range(1, 10002))), "s.toml: product: 100010 tasks; at most 100000"),
+    ("[product]\n" + "".join(f'"time.{k}" = {list(range(150))}\n' for k in ("a", "b", "c", "d", "e")),
+     "s.toml: product: 75937500000 tasks"),      # refused before the product is built
+    ('task = "particles"\n[product]\n"grid.cells" = [8, 16]\n[replicates]\ncount = 50001',
+     "s.toml: replicates.count: 100002 tasks"),
+    ('[product]\n"dynamics.alpha" = [1.0]\n[product.dynamics]\nalpha = [2.0]',
+     "s.toml: product.dynamics.alpha: is given twice (as a dotted key and as a table)"),
+    ('task = "particles"\n[product]\n"particles.n" = [10, 20]\n[options]\nn = 5',
+     "s.toml: product.particles.n: options.n would override it; drop one of the two"),
+    ('task = "particles"\nset = ["particles.replicates = 4"]\n[options]\nreplicates = 2',
+     "s.toml: set: options.replicates would override it"),
+    ('task = "particles"\n[zip]\n"particles.seed" = [1, 2]\n[replicates]\ncount = 2',
+     "s.toml: zip.particles.seed: the seeds come from [replicates] (seed + r)"),
+    ('task = "compare"\n[product]\n"particles.n" = [10, 20]',
+     "s.toml: product.particles.n: compare runs the sizes of options.ns"),
+    ('[thresholds]\nloss = [1e-3, 0.001]', "s.toml: thresholds.loss: two values give the same column"),
 ])
 def test_a_bad_sweep_file_is_one_line_naming_the_file_and_key(tmp_path, body, message):
     with pytest.raises(CaseError) as info:
@@ -110,13 +125,74 @@ def test_the_base_case_must_exist_relative_to_the_sweep_file(tmp_path):
 values = st.recursive(
     st.one_of(st.booleans(), st.integers(-10**18, 10**18), st.floats(allow_nan=False),
               st.text(max_size=12)),
-    lambda inner: st.lists(inner, max_size=3), max_leaves=6)
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=2),
+    max_leaves=6)
 
 
 @settings(max_examples=200, deadline=None)
 @given(values)
 def test_a_parameter_value_written_for_set_reads_back_as_the_same_value(value):
     assert _parse_override_value(toml_value(value)) == value
+
+
+def test_a_table_valued_axis_makes_cases_and_names(tmp_path):
+    sweep = load_sweep(sweep_file(tmp_path, 'set = ["dynamics.reaction = reinjection"]\n[product]\n'
+                                  '"dynamics.prior" = [{kind = "gaussian", mean = 0.5}, {kind = "uniform"}]'))
+    assert [t.name for t in sweep.tasks] == ["prior=kind-gaussian-mean-0.5", "prior=kind-uniform"]
+    assert load_case(sweep.case, sweep.tasks[0].overrides).dynamics.prior["mean"] == (0.5,)
+    assert load_case(sweep.case, sweep.tasks[1].overrides).dynamics.prior.kind == "uniform"
+
+
+def test_a_bad_value_is_named_after_the_sweep_files_key_and_fails_its_task_only(tmp_path):
+    from pdesolve.sweep.engine import check_tasks
+    with pytest.raises(CaseError) as info:     # every task fails: the sweep file is wrong
+        check_tasks(load_sweep(sweep_file(tmp_path, '[product]\n"dynamics.alpah" = [1.0, 2.0]')))
+    assert f"{tmp_path}/s.toml: product.dynamics.alpah: unknown key, did you mean 'alpha'?" in str(info.value)
+    with pytest.raises(CaseError, match=r"/s.toml: set: time.t_end: -1.0 is out of range"):
+        check_tasks(load_sweep(sweep_file(tmp_path, 'set = ["time.t_end=-1.0"]')))
+    failed = check_tasks(load_sweep(sweep_file(tmp_path, '[zip]\n"dynamics.alpha" = [1.0, -1.0]')))
+    assert list(failed) == [1]
+    assert failed[1].reason == f"{tmp_path}/s.toml: zip.dynamics.alpha: -1.0 is out of range (allowed: alpha >= 0)"
+
+
+def test_resume_refuses_a_folder_whose_sweep_file_or_base_case_has_changed(tmp_path):
+    from pdesolve.sweep.engine import check_folder, start_folder
+    case = tmp_path / "case.toml"
+    case.write_text(BASE.read_text())
+    path = tmp_path / "s.toml"
+    path.write_text('case = "case.toml"\n[product]\n"dynamics.alpha" = [0.0]\n')
+    sweep = load_sweep(path)
+    start_folder(sweep, tmp_path / "out", resume=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["base_case.toml", "sweep.toml"]
+    check_folder(sweep, tmp_path / "out", resume=True, force=False)
+    case.write_text(BASE.read_text().replace("stiffness = 1.0", "stiffness = 2.0"))
+    with pytest.raises(CaseError, match=r"s.toml: --resume: the base case .*case.toml has changed since"):
+        check_folder(load_sweep(path), tmp_path / "out", resume=True, force=False)
+    path.write_text(path.read_text() + "# edited\n")
+    with pytest.raises(CaseError, match="was started from a different sweep file"):
+        check_folder(load_sweep(path), tmp_path / "out", resume=True, force=False)
+
+
+def test_a_table_plots_without_axes_and_ignores_parameters_of_one_value(tmp_path):
+    from pdesolve.analysis.sweep_plot import plot_sweep, sweep_figures
+    from pdesolve.sweep.table import write_table
+    from pdesolve.sweep.tasks import TaskOutcome
+    pytest.importorskip("h5netcdf")
+    for body, expected in (("", "task"), ('[product]\n"time.t_end" = [1.0]\n"time.cfl" = [0.5]\n'
+                                          '"grid.cells" = [8, 16]\n"time.outputs" = [2]', "grid.cells")):
+        sweep = load_sweep(sweep_file(tmp_path, body))
+        outcomes = [TaskOutcome(index=t.index, status="complete", scalars={"energy_final": 1.0 + t.index})
+                    for t in sweep.tasks]
+        folder = tmp_path / f"out{len(sweep.tasks)}"
+        folder.mkdir()
+        write_table(sweep, outcomes, folder / "sweep.nc")
+        figures = sweep_figures(folder)
+        assert list(figures) == ["energy_final"]
+        axes = figures["energy_final"][0].axes[0]
+        assert axes.get_xlabel() == expected and axes.get_ylabel() == "energy_final"
+        assert sum(len(line.get_xdata()) for line in axes.get_lines()) == len(sweep.tasks)
+        written = plot_sweep(folder, folder / "plots")
+        assert [p.name for p in written] == ["energy_final.png"]
 
 
 def test_the_time_to_a_threshold_is_interpolated_between_diagnostic_times():
@@ -138,6 +214,11 @@ def test_the_exact_flow_of_a_case_is_found_only_where_there_is_one():
         assert exact_flow_of_case(load_case(BASE, overrides)) is None, overrides
     assert exact_flow_of_case(load_case(ROOT / "cases" / "mixture_gaussians.toml")) is None
     assert exact_flow_of_case(load_case(BASE, ("interaction.kind=quadratic", "interaction.strength=0.5"))).b == 0.5
+    # K ⋆ μ scales with the mass: the flow's b is strength × M₀; a + b M₀ ≤ 0 has no flow
+    assert exact_flow_of_case(load_case(BASE, ("interaction.kind=quadratic", "interaction.strength=0.5",
+                                               "initial.mass=2.0"))).b == 1.0
+    assert exact_flow_of_case(load_case(BASE, ("interaction.kind=quadratic", "interaction.strength=-1.0",
+                                               "dynamics.reaction=none"))) is None
 
 
 def _cli(capsys, *args: str) -> tuple[int, str]:

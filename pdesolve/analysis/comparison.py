@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import shutil
 import sys
 import time
@@ -53,7 +54,7 @@ from ..config.case import Case, CaseError
 from .comparison_report import write_report
 from ..model.grid import AXIS_NAMES, Grid
 from ..drive.particle_run import DaskPool, check_memory, make_plan, run_particles
-from ..io.atomic import temporary_path
+from ..io.atomic import process_alive, temporaries, temporary_path
 from ..fv.solver import Solver, StabilityError
 from .statistics import (fit_log_log_slope, mean_and_standard_error, normality_p_value,
                          variance_flatness, variance_interval)
@@ -439,8 +440,12 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
 def compare_into(case: Case, ns: Sequence[int], replicates: int, outdir: Path, **options) -> dict:
     """:func:`compare_case` written into a hidden folder beside ``outdir`` and renamed to it
     (replacing an existing report) only when the whole report is there: a failed or
-    interrupted comparison leaves no report folder behind."""
+    interrupted comparison leaves no report folder behind (and one left by a killed process
+    is deleted here)."""
     outdir = Path(outdir)
+    for left, pid in temporaries(outdir, (".creating",)):
+        if pid != os.getpid() and not process_alive(pid, left):
+            shutil.rmtree(left, ignore_errors=True)
     building = temporary_path(outdir, ".creating")
     try:
         report = compare_case(case, ns, replicates, building, **options)

@@ -128,7 +128,8 @@ EXACT_REACTIONS = ("none", "balanced", "unbalanced")
 def exact_flow_of_case(case) -> GaussianFlow | None:
     """The :class:`GaussianFlow` a case runs, when it is one: F = (a/2)|θ|² (quadratic, centre
     0, one stiffness a > 0 on every axis), μ₀ = M₀ N(m₀, s₀² I) (gaussian, one std), no
-    interaction or a quadratic one, reaction none, balanced or unbalanced, no-flux walls.
+    interaction or a quadratic one of strength b with a + b M₀ > 0, reaction none, balanced
+    or unbalanced (then b = 0), no-flux walls.
     None otherwise (and where the flow has no closed form).  The box is taken as all of ℝᵈ:
     the mass beyond it is the case's to keep negligible."""
     potential, initial, interaction = case.potential, case.initial, case.interaction
@@ -138,12 +139,14 @@ def exact_flow_of_case(case) -> GaussianFlow | None:
             or case.dynamics.reaction not in EXACT_REACTIONS or "periodic" in case.grid.boundary):
         return None
     (a,), (s0,) = stiffness, std
-    if a <= 0:
+    mass = float(initial["mass"])
+    # K ⋆ μ = (b/2) M |θ − m|² + const: the flow's b is the kernel's strength times the mass
+    b = float(interaction["strength"]) * mass if interaction.kind == "quadratic" else 0.0
+    if a <= 0 or a + b <= 0:
         return None
     try:
-        return GaussianFlow(a=a, m0=tuple(initial["mean"]), s0=s0, alpha=case.dynamics.alpha,
-                            b=float(interaction["strength"]) if interaction.kind == "quadratic" else 0.0,
+        return GaussianFlow(a=a, m0=tuple(initial["mean"]), s0=s0, alpha=case.dynamics.alpha, b=b,
                             tau=case.dynamics.tau, reaction=case.dynamics.reaction,
-                            transport=case.dynamics.transport, mass0=float(initial["mass"]))
+                            transport=case.dynamics.transport, mass0=mass)
     except ValueError:
         return None

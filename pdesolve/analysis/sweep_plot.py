@@ -4,7 +4,8 @@ One PNG per scalar.  With one parameter: the scalar against it, one point per re
 and, with several replicates, their mean and a band of ± one sample standard deviation
 (or the error bars of a ``NAME_se`` column).  With two: one such line per value of the
 parameter with fewer values, or, when both have more than ``MAX_LINES``, a heat map (the
-mean over replicates).  With none (replicates only): the scalar per replicate.  Only complete
+mean over replicates).  With none (replicates only): the scalar per replicate (or per task).  A parameter with one
+value only is not an axis.  Only complete
 tasks are drawn; the title says how many were not.  A numeric axis is logarithmic when
 its values are positive and span a factor of 10 or more.
 """
@@ -29,26 +30,35 @@ MAX_LINES = 8     # a second parameter with more values than this is drawn as a 
 
 def plot_sweep(folder: str | os.PathLike, outdir: str | os.PathLike) -> list[Path]:
     """Write one ``SCALAR.png`` per scalar of ``folder/sweep.nc`` into ``outdir``."""
+    figures = sweep_figures(folder)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    return [_save(figure, title, outdir / f"{name}.png") for name, (figure, title) in figures.items()]
+
+
+def sweep_figures(folder: str | os.PathLike) -> dict[str, tuple[Figure, str]]:
+    """The figure of each scalar of ``folder/sweep.nc`` and its title (ValueError when more
+    than two parameters vary)."""
     table = read_table(Path(folder) / TABLE_NAME)
-    parameters = table.parameters
+    parameters = {key: values for key, values in table.parameters.items() if np.unique(values).size > 1}
     if len(parameters) > 2:
         raise ValueError(f"{folder}: plot draws one or two swept parameters, this sweep varies "
                          f"{len(parameters)} ({', '.join(parameters)}); open {TABLE_NAME} with xarray")
+    tasks = table.text["status"].size
+    fallback = ("replicate", table.replicate) if table.replicate is not None else ("task", np.arange(tasks))
     complete = table.text["status"] == "complete"
     missing = int((~complete).sum())
     note = f" ({missing} of {complete.size} tasks not complete)" if missing else ""
     keys = list(parameters)
     if len(keys) == 2 and np.unique(parameters[keys[0]]).size < np.unique(parameters[keys[1]]).size:
         keys.reverse()       # the parameter with fewer values makes the family of lines
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
+    figures = {}
     for name, values in table.scalars.items():
         if AUXILIARY.fullmatch(name) or not np.isfinite(values[complete]).any():
             continue
         figure = Figure(figsize=(6.4, 4.8), layout="constrained")
         axes = figure.add_subplot()
-        x = parameters[keys[0]][complete] if keys else table.replicate[complete]
+        x = parameters[keys[0]][complete] if keys else fallback[1][complete]
         y = values[complete]
         errors = table.scalars.get(f"{name}_se")
         errors = None if errors is None else errors[complete]
@@ -61,10 +71,9 @@ def plot_sweep(folder: str | os.PathLike, outdir: str | os.PathLike) -> list[Pat
                 chosen = np.ones(y.size, bool) if level is None else family == level
                 _lines(axes, x[chosen], y[chosen], None if errors is None else errors[chosen],
                        f"C{colour % 10}", None if level is None else f"{keys[1]} = {level}")
-            _label(axes, x, y, keys[0] if keys else "replicate", name)
-        title = textwrap.fill(f"{table.title}: {name}{note}", TITLE_WIDTH)
-        written.append(_save(figure, title, outdir / f"{name}.png"))
-    return written
+            _label(axes, x, y, keys[0] if keys else fallback[0], name)
+        figures[name] = (figure, textwrap.fill(f"{table.title}: {name}{note}", TITLE_WIDTH))
+    return figures
 
 
 def _positions(values: np.ndarray) -> tuple[np.ndarray, list[str] | None]:

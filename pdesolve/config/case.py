@@ -190,6 +190,14 @@ def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:
                         f"not UTF-8 text ({err.reason} at byte {err.start})") from None
     except OSError as err:
         raise CaseError(source, "file", f"cannot read ({err.strerror or err})") from None
+    return case_from_text(path, text, overrides)
+
+
+def case_from_text(path: str | Path, text: str, overrides: Sequence[str] = ()) -> Case:
+    """The case whose file ``path`` holds ``text`` (read elsewhere: a sweep sends the text of
+    its base case to every worker), with ``overrides`` applied, validated."""
+    path = Path(path)
+    source = str(path)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -36,10 +36,11 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     """A Dask client and the Numba threads each task should use: attached to ``scheduler``
     (threads left alone), else on a new LocalCluster of ``workers`` (default: one per CPU)
     single-threaded processes that ignore SIGINT/SIGTERM (stopping is this process's
-    business) and share the CPUs out.  A scheduler that cannot be reached is one line
+    business: see :class:`~.dask_plugins.IgnoreStopSignals`) and share the CPUs out.  A scheduler that cannot be reached is one line
     (OutputTargetError naming --scheduler)."""
     from distributed import Client, LocalCluster
 
+    from .dask_plugins import IgnoreStopSignals
     from .particle_run import available_cpus
 
     if scheduler is not None:
@@ -52,14 +53,18 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
             yield client, None
         return
     count = workers or available_cpus()
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:   # the worker processes inherit the ignored signals
+    stops = {signal.SIGINT, signal.SIGTERM}
+    # Blocked, not ignored, while the cluster starts: its threads and the worker processes
+    # they spawn (now, or later to replace a lost one) inherit the mask and never see a
+    # Ctrl-C meant for this process, and one pressed meanwhile is delivered here afterwards.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
         cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                dashboard_address=":0", silence_logs=logging.ERROR)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     with cluster, Client(cluster) as client:
+        client.register_plugin(IgnoreStopSignals())   # in every worker, also those replacing lost ones
         yield client, max(1, available_cpus() // count)
 
 

@@ -33,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,9 +315,14 @@ class ProcessPool:
         return self._event.is_set()
 
     def failed(self, err: BaseException) -> None:
-        """A run on this pool raised ``err``: a broken pool is not reused."""
+        """A run on this pool raised ``err``: a broken pool (a worker died) is not reused, and
+        its other workers are killed: they ignore the SIGTERM with which the executor would
+        end them, and this process would wait for them at exit for ever."""
         if isinstance(err, BrokenProcessPool):
             _POOLS.pop(self.slots, None)
+            for process in list((getattr(self._executor, "_processes", None) or {}).values()):
+                process.kill()
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 _POOLS: dict[int, ProcessPool] = {}
@@ -366,6 +371,12 @@ def available_cpus() -> int:
 def default_workers(replicates: int) -> int:
     """min(replicates, available CPUs)."""
     return max(1, min(replicates, available_cpus()))
+
+
+def workers_lost(err: BaseException) -> bool:
+    """Whether ``err`` says that the processes running the replicates went away (a broken
+    local pool, a Dask worker killed too often, a lost connection), not that a replicate failed."""
+    return isinstance(err, (BrokenProcessPool, CancelledError)) or type(err).__module__.startswith("distributed")
 
 
 def _workers(plan: ParticlePlan, workers: int | None, pool: DaskPool | None) -> int:
@@ -484,7 +495,12 @@ def run_particles(case: Case, n: int | None = None, seed: int | None = None,
         result["steps"][state.replicate] = state.steps
         steps_bound[state.replicate] = largest_step(plan.times, state.step)
 
-    run_replicates(plan, dict.fromkeys(range(R)), collect, workers=workers, setup=setup, pool=pool)
+    try:
+        run_replicates(plan, dict.fromkeys(range(R)), collect, workers=workers, setup=setup, pool=pool)
+    except Exception as err:
+        if not workers_lost(err):
+            raise
+        raise RuntimeError(f"the worker processes were lost ({type(err).__name__})") from None
     result["dt"] = float(steps_bound.max())
     return result
 
@@ -618,10 +634,17 @@ def _run_into(plan: ParticlePlan, setup: Setup, writer: ParticleWriter, finished
         clock[r] = state.t
 
     with bar:
-        complete = run_replicates(plan, pending, on_segment, workers=workers,
-                                  stop=lambda: flag["signum"] is not None, segmented=True,
-                                  checkpoint_steps=out_spec.checkpoint_steps,
-                                  checkpoint_seconds=out_spec.checkpoint_seconds, setup=setup, pool=pool)
+        try:
+            complete = run_replicates(plan, pending, on_segment, workers=workers,
+                                      stop=lambda: flag["signum"] is not None, segmented=True,
+                                      checkpoint_steps=out_spec.checkpoint_steps,
+                                      checkpoint_seconds=out_spec.checkpoint_seconds, setup=setup, pool=pool)
+        except Exception as err:
+            if not workers_lost(err):
+                raise
+            writer.suspend()   # the checkpoint of every replicate seen so far is kept
+            raise RuntimeError(f"the worker processes were lost ({type(err).__name__}); the checkpoint "
+                               f"is kept in {writer.path}: continue with --resume {writer.path}") from None
     if not complete:
         writer.suspend()
         in_progress = {r: t for r, t in clock.items() if not done[r]}

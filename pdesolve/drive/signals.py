@@ -28,6 +28,7 @@ def stop_on_signals(flag: dict | None = None) -> Iterator[dict]:
 
     def handler(signum, frame):
         flag["signum"] = signum
+        flag["count"] = flag.get("count", 0) + 1   # a second Ctrl-C: the caller may stop at once
 
     if threading.current_thread() is not threading.main_thread():
         yield flag

@@ -4,9 +4,11 @@ Scheduling is Dask's (``dask.distributed``): by default a ``LocalCluster`` of si
 worker processes, one per CPU (``workers``), or any running scheduler (``scheduler``, e.g. one
 started with ``dask scheduler`` or by ``dask_jobqueue.SLURMCluster``).  A worker that dies
 is replaced and its task rerun by the scheduler; tasks resume from their checkpoints (see
-:mod:`.tasks`).  SIGINT/SIGTERM set a Dask event that every running task reads after each
-step: it checkpoints and returns, tasks not yet started return at once, and the table is
-written with their status; ``--resume`` then continues.  Results depend only on the case,
+:mod:`.tasks`).  SIGINT/SIGTERM set a Dask event that every running grid or particle task
+reads after each step: it checkpoints and returns, tasks not yet started return at once,
+comparisons (no checkpoint) are cancelled, and the table is written with their status;
+``--resume`` then continues, once it has checked that neither the sweep file nor the base
+case has changed (their copies are kept in the folder).  Results depend only on the case,
 the parameters and the seeds, never on where or in what order tasks ran.
 """
 from __future__ import annotations
@@ -25,7 +27,7 @@ from uuid import uuid4
 
 from tqdm import tqdm
 
-from ..config.case import CaseError, load_case
+from ..config.case import CaseError, case_from_text
 from ..io.atomic import OutputTargetError, fsync_directory, fsync_file, temporary_path
 from ..drive.dask_cluster import dashboard, dask_client, require
 from ..drive.signals import stop_on_signals
@@ -36,6 +38,7 @@ from .tasks import (OUTCOME_COMPLETE, OUTCOME_FAILED, OUTCOME_INTERRUPTED, OUTCO
 from .scalars import task_scalars
 
 SWEEP_COPY = "sweep.toml"
+CASE_COPY = "base_case.toml"   # the base case's text when the sweep started: --resume compares it
 STOP_GRACE_SECONDS = 120.0   # after SIGINT, how long running tasks get to checkpoint
 POLL_SECONDS = 0.1
 
@@ -75,6 +78,10 @@ def check_folder(sweep: Sweep, outdir: Path, *, resume: bool, force: bool) -> No
         if copy.read_text(encoding="utf-8") != sweep.text:
             raise CaseError(str(sweep.path), "--resume", f"{outdir} was started from a different sweep "
                             f"file (see {copy}); resume with that one, or use another -o folder")
+        case_copy = outdir / CASE_COPY
+        if not case_copy.is_file() or case_copy.read_text(encoding="utf-8") != sweep.case_text:
+            raise CaseError(str(sweep.path), "--resume", f"the base case {sweep.case} has changed since "
+                            f"{outdir} was started (see {case_copy}); restore it, or use another -o folder")
         return
     if outdir.is_dir() and any(outdir.iterdir()):
         if not force:
@@ -92,18 +99,31 @@ def check_folder(sweep: Sweep, outdir: Path, *, resume: bool, force: bool) -> No
 
 
 def start_folder(sweep: Sweep, outdir: Path, *, resume: bool) -> None:
-    """Empty ``outdir`` (when starting over) and put the sweep file's copy in it."""
+    """Empty ``outdir`` (when starting over) and put the copies of the sweep file and of its
+    base case in it."""
     if resume:
         return
     if outdir.is_dir() and any(outdir.iterdir()):
         shutil.rmtree(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    copy = outdir / SWEEP_COPY
-    temporary = temporary_path(copy, ".creating")
-    temporary.write_text(sweep.text, encoding="utf-8")
-    fsync_file(temporary)
-    temporary.replace(copy)
+    for name, text in ((SWEEP_COPY, sweep.text), (CASE_COPY, sweep.case_text)):
+        temporary = temporary_path(outdir / name, ".creating")
+        temporary.write_text(text, encoding="utf-8")
+        fsync_file(temporary)
+        temporary.replace(outdir / name)
     fsync_directory(outdir)
+
+
+def sweep_error(sweep: Sweep, err: CaseError) -> CaseError:
+    """A task's case error, named after the sweep file's key when that key is where the
+    bad value came from (an axis, or an entry of ``set``)."""
+    for key in sweep.axes:
+        if err.key == key or err.key.startswith(f"{key}."):
+            section = "product" if key in sweep.product_axes else "zip"
+            return CaseError(str(sweep.path), f"{section}.{err.key}", err.message, err.allowed)
+    if any(item.partition("=")[0].strip() == err.key for item in sweep.fixed):
+        return CaseError(str(sweep.path), f"set: {err.key}", err.message, err.allowed)
+    return err
 
 
 def check_tasks(sweep: Sweep) -> dict[int, TaskOutcome]:
@@ -114,8 +134,9 @@ def check_tasks(sweep: Sweep) -> dict[int, TaskOutcome]:
     first = None
     for task in sweep.tasks:
         try:
-            load_case(sweep.case, task.overrides)
+            case_from_text(sweep.case, sweep.case_text, task.overrides)
         except CaseError as err:
+            err = sweep_error(sweep, err)
             first = first or err
             failed[task.index] = TaskOutcome(index=task.index, status=OUTCOME_FAILED, reason=str(err))
     if first is not None and len(failed) == len(sweep.tasks):
@@ -136,13 +157,13 @@ def run_sweep(sweep: Sweep, outdir: Path, *, workers: int | None = None, schedul
     for task in sweep.tasks:
         if task.index in failed:
             continue
-        job = TaskJob(case=sweep.case.resolve(), kind=sweep.kind, task=task,
+        job = TaskJob(case=sweep.case.resolve(), case_text=sweep.case_text, kind=sweep.kind, task=task,
                       target=sweep.target(outdir, task).resolve(), options=sweep.options,
                       thresholds=sweep.thresholds)
         if resume and target_state(sweep.kind, job.target) == "complete":
-            scalars = task_scalars(sweep.kind, job.target, sweep.thresholds, load_case(job.case, task.overrides))
+            case = case_from_text(job.case, job.case_text, task.overrides)
             outcomes[task.index] = TaskOutcome(index=task.index, status=OUTCOME_COMPLETE, reused=True,
-                                               scalars=scalars)
+                                               scalars=task_scalars(sweep.kind, job.target, sweep.thresholds, case))
         else:
             jobs[task.index] = job
     # from here a signal stops the sweep (raises the flag): before its tasks start, they
@@ -157,17 +178,19 @@ def run_sweep(sweep: Sweep, outdir: Path, *, workers: int | None = None, schedul
             if progress:
                 say(f"dask dashboard: {link}" if link else "dask dashboard: not running (it needs bokeh)")
             _run_jobs(client, jobs, threads, outcomes, len(sweep.tasks), flag, progress, say)
+        ordered = tuple(outcomes.get(t.index, TaskOutcome(index=t.index, status=OUTCOME_PENDING))
+                        for t in sweep.tasks)
+        table = write_table(sweep, ordered, outdir / TABLE_NAME)
         signum = flag["signum"] if jobs else None
-    ordered = tuple(outcomes.get(t.index, TaskOutcome(index=t.index, status=OUTCOME_PENDING))
-                    for t in sweep.tasks)
-    table = write_table(sweep, ordered, outdir / TABLE_NAME)
     return SweepResult(outdir=outdir, table=table, outcomes=ordered, signum=signum)
 
 
 def _run_jobs(client, jobs: dict[int, TaskJob], threads: int | None, outcomes: dict[int, TaskOutcome],
               total: int, flag: dict, progress: bool, say: Callable[[str], None]) -> None:
-    """Submit ``jobs`` and collect their outcomes into ``outcomes``; once ``flag["signum"]``
-    is raised, ask the running tasks to stop and give them STOP_GRACE_SECONDS to return."""
+    """Submit ``jobs`` and collect their outcomes into ``outcomes``.  Once ``flag["signum"]``
+    is raised, the running tasks are asked to stop and get STOP_GRACE_SECONDS to checkpoint
+    and return; comparisons (which have no checkpoint) and everything after a second signal
+    are cancelled at once, their tasks left pending."""
     from distributed import Event, as_completed
 
     token = uuid4().hex[:12]
@@ -182,10 +205,12 @@ def _run_jobs(client, jobs: dict[int, TaskJob], threads: int | None, outcomes: d
     with bar:
         while not completed.is_empty():
             if flag["signum"] is not None and not stop_event.is_set():
-                say(f"stopping: {signal.Signals(flag['signum']).name}; running tasks checkpoint and return")
+                say(f"stopping: {signal.Signals(flag['signum']).name}; running tasks checkpoint and "
+                    "return (a second Ctrl-C stops at once)")
                 stop_event.set()
-                deadline = time.monotonic() + STOP_GRACE_SECONDS
-            if time.monotonic() > deadline:
+                checkpointed = any(job.kind != "compare" for job in jobs.values())
+                deadline = time.monotonic() + (STOP_GRACE_SECONDS if checkpointed else 0.0)
+            if time.monotonic() > deadline or flag.get("count", 0) > 1:
                 client.cancel(list(futures))
                 break
             batch = completed.next_batch(block=False)
@@ -199,9 +224,6 @@ def _run_jobs(client, jobs: dict[int, TaskJob], threads: int | None, outcomes: d
                 if outcomes[index].status == OUTCOME_FAILED:
                     tqdm.write(f"task {jobs[index].task.name} failed: {outcomes[index].reason}",
                                file=sys.stderr)
-    for index, outcome in list(outcomes.items()):
-        if outcome.status == OUTCOME_INTERRUPTED and flag["signum"] is None:
-            outcomes[index] = TaskOutcome(index=index, status=OUTCOME_FAILED, reason=outcome.reason)
 
 
 def _outcome(future, index: int) -> TaskOutcome:

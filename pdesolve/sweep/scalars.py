@@ -23,11 +23,7 @@ from ..analysis.statistics import mean_and_standard_error
 from ..config.case import Case
 from ..io.grid_result import read_result
 from ..io.particle_result import read_particles
-
-
-def threshold_name(diagnostic: str, value: float) -> str:
-    """The table's name for the time ``diagnostic`` first reaches ``value``: t_loss_le_0.005."""
-    return f"t_{diagnostic}_le_{value:.6g}"
+from .spec import threshold_name
 
 
 def first_time_at_or_below(t: np.ndarray, values: np.ndarray, threshold: float) -> float:

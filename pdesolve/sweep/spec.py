@@ -37,6 +37,7 @@ import json
 import math
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,10 +77,11 @@ class Sweep:
     text: str
     title: str
     case: Path
+    case_text: str
     kind: str
-    fixed: tuple[str, ...]
-    axes: tuple[str, ...]
-    replicates: int
+    fixed: tuple[str, ...]            # the --set overrides of every task
+    axes: tuple[str, ...]             # [product] keys, then [zip] keys
+    product_axes: tuple[str, ...]
     options: Mapping[str, Any]
     thresholds: Mapping[str, tuple[float, ...]]
     tasks: tuple[Task, ...]
@@ -102,6 +104,8 @@ def toml_value(value: Any) -> str:
                                                          "inf" if value > 0 else "-inf")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
         return '"' + "".join(_TOML_ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7F
                                                      else ch) for ch in value) + '"'
@@ -109,9 +113,11 @@ def toml_value(value: Any) -> str:
 
 
 def _label_value(value: Any) -> str:
-    """A parameter value as it appears in a file name: 0.5, 64x48, true, mc."""
+    """A parameter value as it appears in a file name: 0.5, 64x48, true, mc, kind-gaussian-mean-1."""
     if isinstance(value, (list, tuple)):
         return "x".join(_label_value(v) for v in value)
+    if isinstance(value, Mapping):
+        return "-".join(f"{k}-{_label_value(v)}" for k, v in value.items())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -119,22 +125,24 @@ def _label_value(value: Any) -> str:
     return str(value)
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"dynamics": {"alpha": [..]}} and {"dynamics.alpha": [..]} alike → {"dynamics.alpha": [..]}."""
-    flat = {}
+def _flatten(table: Mapping[str, Any], section: str, ctx: Context, prefix: str = "") -> dict[str, Any]:
+    """{"dynamics": {"alpha": [..]}} and {"dynamics.alpha": [..]} alike → {"dynamics.alpha": [..]};
+    the same key spelt both ways is refused."""
+    flat: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{dotted}."))
-        else:
-            flat[dotted] = value
+        items = _flatten(value, section, ctx, f"{dotted}.").items() if isinstance(value, dict) else [(dotted, value)]
+        for name, values in items:
+            if name in flat:
+                ctx.fail(f"{section}.{name}", "is given twice (as a dotted key and as a table)")
+            flat[name] = values
     return flat
 
 
 def _read_axes(raw: Any, section: str, ctx: Context) -> dict[str, list]:
     if not isinstance(raw, dict):
         ctx.fail(section, f"expected a table of section.key = [values], got {_describe(raw)}")
-    axes = _flatten(raw)
+    axes = _flatten(raw, section, ctx)
     for key, values in axes.items():
         where = f"{section}.{key}"
         parts = key.split(".")
@@ -187,6 +195,11 @@ def _read_options(raw: Any, kind: str, ctx: Context) -> dict[str, Any]:
     return options
 
 
+def threshold_name(diagnostic: str, value: float) -> str:
+    """The table's name for the time ``diagnostic`` first reaches ``value``: t_loss_le_0.005."""
+    return f"t_{diagnostic}_le_{value:.12g}"
+
+
 def _read_thresholds(raw: Any, ctx: Context) -> dict[str, tuple[float, ...]]:
     if not isinstance(raw, dict):
         ctx.fail("thresholds", f"expected a table of diagnostic = [values], got {_describe(raw)}")
@@ -201,7 +214,31 @@ def _read_thresholds(raw: Any, ctx: Context) -> dict[str, tuple[float, ...]]:
                              for v in values):
             ctx.fail(where, f"expected finite numbers, got {_describe(raw[key])}")
         thresholds[key] = tuple(float(v) for v in values)
+        columns = [threshold_name(key, v) for v in thresholds[key]]
+        if len(set(columns)) != len(columns):
+            ctx.fail(where, "two values give the same column of sweep.nc "
+                     f"({Counter(columns).most_common(1)[0][0]}); list each value once")
     return thresholds
+
+
+# [options] and [replicates] that set what a swept or --set key would: one of them would be ignored
+_CONFLICTS = {("particles", "n"): "particles.n", ("particles", "replicates"): "particles.replicates"}
+
+
+def _check_conflicts(kind: str, keys: Mapping[str, str], options: Mapping[str, Any], seeded: bool,
+                     ctx: Context) -> None:
+    """Refuse a swept or --set key (``keys``: key → where the sweep file sets it) that the task
+    would not use: one an option also sets, ``particles.seed`` with [replicates] seeds, and the
+    particle keys compare does not read."""
+    for key, where in keys.items():
+        if kind == "compare" and key in ("particles.n", "particles.replicates"):
+            ctx.fail(where, "compare runs the sizes of options.ns and options.replicates replicates; "
+                     "vary those in separate sweeps, or use task = \"particles\"")
+        if seeded and key == "particles.seed":
+            ctx.fail(where, "the seeds come from [replicates] (seed + r); drop one of the two")
+        for (task, option), overridden in _CONFLICTS.items():
+            if kind == task and key == overridden and option in options:
+                ctx.fail(where, f"options.{option} would override it; drop one of the two")
 
 
 def _task_names(points: list[tuple[tuple[tuple[str, Any], ...], int | None]]) -> list[str]:
@@ -249,8 +286,14 @@ def load_sweep(path: str | Path) -> Sweep:
     if not isinstance(raw["case"], str) or not raw["case"]:
         ctx.fail("case", f"expected a file name, got {_describe(raw['case'])}")
     case = path.parent / raw["case"]
-    if not case.is_file():
+    try:
+        case_text = case.read_text(encoding="utf-8")
+    except FileNotFoundError:
         ctx.fail("case", f"{case}: no such case file")
+    except UnicodeDecodeError as err:
+        ctx.fail("case", f"{case}: not UTF-8 text ({err.reason} at byte {err.start})")
+    except OSError as err:
+        ctx.fail("case", f"{case}: cannot read the case file ({err.strerror or err})")
     kind = raw.get("task", "run")
     if kind not in TASK_KINDS:
         ctx.fail("task", f"{_show(kind)} is not allowed", ", ".join(TASK_KINDS))
@@ -295,17 +338,21 @@ def load_sweep(path: str | Path) -> Sweep:
                  "task = \"run\"")
 
     axes = (*product, *zipped)
+    total = math.prod(len(v) for v in product.values()) * (len(next(iter(zipped.values()))) if zipped else 1) * count
+    if total > MAX_TASKS:
+        ctx.fail("replicates.count" if count > 1 else "product",
+                 f"{total} tasks; at most {MAX_TASKS} are allowed in one sweep")
+    replicated = count > 1 or seed is not None
+    where = {item.partition("=")[0].strip(): "set" for item in fixed}
+    where.update({key: f"{'product' if key in product else 'zip'}.{key}" for key in axes})
+    _check_conflicts(kind, where, options, replicated, ctx)
     combos = list(itertools.product(*product.values())) or [()]
     rows = list(zip(*zipped.values())) or [()]
-    total = len(combos) * len(rows) * count
-    if total > MAX_TASKS:
-        ctx.fail("product", f"{total} tasks; at most {MAX_TASKS} are allowed in one sweep")
-    replicated = count > 1 or seed is not None
     points = [(tuple(zip(axes, (*combo, *row))), r if replicated else None)
               for combo in combos for row in rows for r in range(count)]
     names = _task_names(points)
-    if len(set(names)) != len(names):
-        twice = next(name for name in names if names.count(name) > 1)
+    twice, times = Counter(names).most_common(1)[0]
+    if times > 1:
         ctx.fail("product", f"two tasks would write the same file {twice!r}; values must differ "
                  "in their file names")
     tasks = []
@@ -315,6 +362,7 @@ def load_sweep(path: str | Path) -> Sweep:
                      *(() if task_seed is None else (f"particles.seed={task_seed}",)))
         tasks.append(Task(index=index, name=name, parameters=parameters, replicate=replicate,
                           seed=task_seed, overrides=overrides))
-    return Sweep(path=path, text=text, title=title, case=case, kind=kind, fixed=fixed, axes=axes,
-                 replicates=count, options=options, thresholds=thresholds, tasks=tuple(tasks))
+    return Sweep(path=path, text=text, title=title, case=case, case_text=case_text, kind=kind, fixed=fixed,
+                 axes=axes, product_axes=tuple(product), options=options, thresholds=thresholds,
+                 tasks=tuple(tasks))
 

@@ -5,11 +5,12 @@ One dimension, ``task``.  Its coordinates: each swept parameter under its dotted
 (``dynamics.alpha``; numbers as numbers, anything else as its text, e.g. ``64x48`` for
 ``[64, 48]``), ``replicate`` and ``seed`` when the sweep has replicates, and ``name`` (the
 file or folder the task wrote).  Its variables: ``status`` (complete, failed, interrupted,
-pending), ``reason`` (one line, for a failed task), ``seconds`` (the wall time of this
-invocation's attempt: 0 for a task found complete), ``reused`` (1: found complete, by
-``--resume``), ``resumed`` (1: continued from a checkpoint, after an interruption or a lost
-worker) and every scalar of :mod:`.scalars` (NaN where a task has none).  Root attributes:
-title, the sweep file's text and path, the base case, the task kind, when it was written.
+pending), ``reason`` (one line, for a failed task), ``seconds`` (the wall time of the attempt
+that gave this status: 0 for a task that ``--resume`` found complete), ``reused`` (1: its
+result was found complete, by ``--resume`` or by a retry after a lost worker), ``resumed`` (1:
+continued from a checkpoint, after an interruption or a lost worker) and every scalar of
+:mod:`.scalars` (NaN where a task has none).  Root attributes: title, the sweep file's text
+and absolute path, the base case's text and absolute path, the task kind, when it was written.
 
 A full product turns into an array over the parameters with
 ``ds.set_index(task=["dynamics.alpha", "replicate"]).unstack("task")``.
@@ -84,8 +85,9 @@ def write_table(sweep: Sweep, outcomes: Sequence[TaskOutcome], path: Path) -> Pa
                 _variable(f, key, values)
             for key, values in columns.items():
                 _variable(f, key, values).attrs["coordinates"] = " ".join(coordinates)
-            f.attrs.update({"title": sweep.title, "sweep_file": str(sweep.path), "sweep_text": sweep.text,
-                            "case": str(sweep.case), "task_kind": sweep.kind,
+            f.attrs.update({"title": sweep.title, "sweep_file": str(sweep.path.resolve()),
+                            "sweep_text": sweep.text, "case": str(sweep.case.resolve()),
+                            "case_text": sweep.case_text, "task_kind": sweep.kind,
                             "pdesolve_version": __version__,
                             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         fsync_file(temporary)

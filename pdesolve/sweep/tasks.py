@@ -6,7 +6,8 @@ A task is idempotent, so a scheduler may run it again after losing the worker th
 a complete result at its target is kept (and only read), an interrupted result or the
 partial file of a killed process is resumed from its last checkpoint (grid and particle
 runs end bit for bit as an uninterrupted run), anything else starts afresh.  Comparisons
-have no checkpoint: they are rerun whole, and their report folder appears only complete.
+have no checkpoint and no stop flag: they are rerun whole, and their report folder appears
+only complete.
 """
 from __future__ import annotations
 
@@ -32,9 +33,11 @@ STOP_POLL_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class TaskJob:
-    """What a worker needs to run one task (small and picklable)."""
+    """What a worker needs to run one task (small and picklable): the base case's path (its
+    name in messages and results) and text (so a worker need not see the file), the task."""
 
     case: Path
+    case_text: str
     kind: str
     task: Task
     target: Path
@@ -150,7 +153,7 @@ def _start(job: TaskJob, case, state: str, stop: dict) -> None:
 
 def run_task(job: TaskJob, stop_event: str | None = None, threads: int | None = None) -> TaskOutcome:
     """Run ``job`` to its end (or until ``stop_event`` is set) and say how it went."""
-    from ..config.case import CaseError, load_case
+    from ..config.case import CaseError, case_from_text
     from ..drive.signals import RunInterrupted
 
     started = time.perf_counter()
@@ -163,7 +166,7 @@ def run_task(job: TaskJob, stop_event: str | None = None, threads: int | None = 
     if stop_event is not None and _stopped(stop_event):
         return outcome(OUTCOME_PENDING)   # the sweep was stopped before this task started
     try:
-        case = load_case(job.case, job.task.overrides)
+        case = case_from_text(job.case, job.case_text, job.task.overrides)
         state = target_state(job.kind, job.target)
         if state != "complete":
             with stop_requested(stop_event) as stop, numba_threads(threads):

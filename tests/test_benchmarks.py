@@ -83,3 +83,15 @@ def test_the_load_study_writes_both_conditions(tmp_path):
     for row in rows:
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert len(cells) == 6 and all(float(c.removesuffix(" ms")) > 0 for c in cells[1:])
+
+
+def test_the_sweep_overhead_study_writes_its_table(tmp_path):
+    """``sweep_overhead.py`` (two tiny tasks, one repeat) writes every row with a time."""
+    pytest.importorskip("distributed", reason="the sweep extra is not installed")
+    output = tmp_path / "S.md"
+    subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "sweep_overhead.py"), "--tasks", "2",
+                    "--cells", "50", "--t-end", "0.05", "--repeats", "1", "--out", str(output)],
+                   check=True, capture_output=True, timeout=300, cwd=os.path.join(ROOT, "benchmarks"))
+    rows = [line for line in output.read_text().splitlines() if line.startswith("| ") and " s |" in line]
+    assert len(rows) == 4   # the in-task row is a ratio
+    assert "speed-up from 1 to 2 workers" in output.read_text()

@@ -35,12 +35,13 @@ def require(*modules: str, command: str) -> None:
 def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[tuple[object, int | None]]:
     """A Dask client and the Numba threads each task should use: attached to ``scheduler``
     (threads left alone), else on a new LocalCluster of ``workers`` (default: one per CPU)
-    single-threaded processes that ignore SIGINT/SIGTERM (stopping is this process's
-    business: see :class:`~.dask_plugins.IgnoreStopSignals`) and share the CPUs out.  A scheduler that cannot be reached is one line
+    single-threaded processes that share the CPUs out and are set up by
+    :class:`~.dask_plugins.LocalWorker` (they ignore SIGINT/SIGTERM, which are this process's
+    business, and run no profiler).  A scheduler that cannot be reached is one line
     (OutputTargetError naming --scheduler)."""
     from distributed import Client, LocalCluster
 
-    from .dask_plugins import IgnoreStopSignals
+    from .dask_plugins import LocalWorker
     from .particle_run import available_cpus
 
     if scheduler is not None:
@@ -64,7 +65,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     with cluster, Client(cluster) as client:
-        client.register_plugin(IgnoreStopSignals())   # in every worker, also those replacing lost ones
+        client.register_plugin(LocalWorker())   # in every worker, also those replacing lost ones
         yield client, max(1, available_cpus() // count)
 
 

@@ -31,7 +31,8 @@ import numpy as np
 
 from .. import __version__
 from ..model.grid import AXIS_NAMES, Grid
-from .hdf5_access import DAMAGE_ERRORS, DamagedFileError, ResultFormatError, first_line, open_hdf5, read_attrs
+from .hdf5_access import (DAMAGE_ERRORS, DamagedFileError, ResultFormatError, first_line, open_hdf5, read_attrs,
+                          trust_written)
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
@@ -142,6 +143,7 @@ class AtomicResultFile:
             self.abort()
             raise
         remove_dead_temporaries(self.path)  # checkpoints superseded by the complete result
+        trust_written(self.path)
         return self.path
 
     def make_durable(self) -> None:

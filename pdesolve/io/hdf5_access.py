@@ -145,8 +145,7 @@ def probe_in_child(path: Path, swmr: bool, seconds: float = PROBE_SECONDS) -> No
     DamagedFileError if that fails or does not finish within ``seconds``.  A file probed
     before by this process and not changed since (same inode, size and mtime) is not
     probed again."""
-    status = path.stat()
-    key = (os.fspath(path.resolve()), status.st_ino, status.st_size, status.st_mtime_ns, swmr)
+    key = _probe_key(path, swmr)
     if key in _probed:
         return
     try:   # -P: not this folder first on sys.path (its module names are not h5py's business)
@@ -165,6 +164,18 @@ def probe_in_child(path: Path, swmr: bool, seconds: float = PROBE_SECONDS) -> No
 
 
 _probed: set[tuple] = set()
+
+
+def _probe_key(path: Path, swmr: bool) -> tuple:
+    """What identifies an unchanged file: its path, inode, size and mtime (and the mode)."""
+    status = path.stat()
+    return os.fspath(path.resolve()), status.st_ino, status.st_size, status.st_mtime_ns, swmr
+
+
+def trust_written(path: Path) -> None:
+    """Count ``path``, which this process has just written whole and closed, as probed: reading
+    it back in this process (a sweep task's scalars, a plot after a run) starts no child."""
+    _probed.add(_probe_key(Path(path), False))
 
 
 def read_all_metadata(f: h5py.File) -> None:

@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                           "(same case file and --set overrides); finishes bit for bit as an "
                           "uninterrupted run would")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    run.add_argument("--dry-run", action="store_true",
+                     help="run nothing: print the case with every default, the first time step, the "
+                          "step count it implies, and the memory and disk the run would need")
 
     particles = commands.add_parser(
         "particles", help="run the particle method on a case file and write an HDF5 result",
@@ -105,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
                             "resume from their checkpoints, the rest run")
     sweep.add_argument("--force", action="store_true", help="empty an existing sweep folder first")
     sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+
+    info = commands.add_parser("info", help="what a result file, a partial file or a sweep folder holds",
+                               description="Print the status, case, grid, times, invariants and checkpoint "
+                                           "of a result file (also a running or killed run's hidden "
+                                           "partial file), or the tasks of a sweep folder.")
+    info.add_argument("result", type=Path, help="HDF5 file of 'pdesolve run' or 'particles', or a sweep folder")
 
     plot = commands.add_parser("plot", help="PNG figures of a result file or a sweep folder",
                                description="Write snapshots.png, diagnostics.png and potential.png of "
@@ -171,6 +180,9 @@ def _run(args: argparse.Namespace) -> int:
 
     overrides = tuple(args.overrides)
 
+    if args.dry_run:
+        return _dry_run(args, overrides)
+
     def start():
         case = load_case(args.case, overrides)
         if args.resume:
@@ -179,7 +191,54 @@ def _run(args: argparse.Namespace) -> int:
                                      inputs=(case.path,))
         return run_case(case, output, force=args.force, progress=not args.quiet, overrides=overrides)
 
-    return _drive(args, start, lambda summary: "\n".join(summary.lines()))
+    return _drive(args, start, lambda summary: "\n".join(summary.lines(_invocation())))
+
+
+def _invocation() -> str:
+    """How to type pdesolve again: ``pdesolve`` when that is on PATH, else the script's path
+    (``.venv/bin/pdesolve`` when the virtual environment is not activated)."""
+    import shutil
+
+    script = Path(sys.argv[0])
+    if script.name != "pdesolve":
+        return "python -m pdesolve"
+    on_path = shutil.which("pdesolve")
+    return "pdesolve" if on_path and Path(on_path).resolve() == script.resolve() else str(script)
+
+
+def _dry_run(args: argparse.Namespace, overrides: tuple[str, ...]) -> int:
+    """``run --dry-run``: the resolved case, Δt, steps, memory and disk; nothing written."""
+    from .config.case import CaseError, load_case
+    from .config.toml_text import case_toml
+    from .drive.resources import available_memory, estimate, gib
+    from .fv.solver import Solver, StabilityError
+    from .model.build import build_setup
+
+    try:
+        case = load_case(args.case, overrides)
+    except CaseError as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    setup = build_setup(case)
+    try:
+        dt = Solver(setup.problem, setup.scheme, setup.mu0).stable_dt()
+    except StabilityError as err:
+        return _fail(f"{args.case}: {err}", EXIT_RUN_FAILED)
+    needed = estimate(case)
+    output = args.output or Path(case.output.path)
+    how = "fixed time.dt" if case.time.dt is not None else f"time.cfl = {case.time.cfl:g} at t = 0; it adapts as μ changes"
+    steps = math.ceil(case.time.t_end / dt) if math.isfinite(dt) else 1
+    print(f"# {args.case}" + "".join(f" --set {o}" for o in overrides) + ", every key with its value\n")
+    print(case_toml(case))
+    print(f"# time step  dt = {dt:.4g} ({how})")
+    print(f"# steps      about {steps} to t_end = {case.time.t_end:g} (limit time.max_steps = {case.time.max_steps})")
+    def size(count: int) -> str:
+        return gib(count) if count >= 2 ** 30 else f"{count / 2 ** 20:.1f} MiB"
+
+    print(f"# memory     about {size(needed.memory)} ({gib(available_memory())} available)")
+    print(f"# disk       up to {size(needed.snapshots_on_disk)} of snapshots before compression")
+    print(f"# output     {output}" + (" (exists: the run needs --force or --resume)" if output.exists() else ""))
+    print("# nothing was run (--dry-run)")
+    return 0
 
 
 def _count(option: str, text: str | None, minimum: int) -> int | None:
@@ -315,12 +374,29 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_RUN_FAILED if result.count("complete") < len(result.outcomes) else 0
 
 
+def _info(args: argparse.Namespace) -> int:
+    from .analysis.inspect import describe
+    from .io.atomic import ResultFormatError
+
+    try:
+        lines = describe(args.result)
+    except FileNotFoundError:
+        return _fail(f"{args.result}: no such file", EXIT_BAD_INPUT)
+    except ResultFormatError as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    except OSError as err:
+        return _fail(f"{args.result}: {err}", EXIT_BAD_INPUT)
+    print("\n".join(lines))
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from .io.grid_result import ResultFormatError
     from .analysis.plotting import plot_result
 
     named = args.result if args.result.name not in ("", "..") else args.result.resolve()   # "." has no name
-    outdir = args.output_dir or named.with_name(f"{named.stem}_plots")
+    stem = named.name.lstrip(".").split(".h5.")[0] if named.name.endswith(".partial") else named.stem
+    outdir = args.output_dir or named.with_name(f"{stem}_plots")
     if args.result.is_dir():
         from .analysis.sweep_plot import plot_sweep
         from .sweep.table import TABLE_NAME
@@ -328,8 +404,9 @@ def _plot(args: argparse.Namespace) -> int:
             return _fail(f"{args.result}: is a directory, not a result file, and holds no {TABLE_NAME} "
                          "(not a sweep folder)", EXIT_BAD_INPUT)
         plot = plot_sweep
-    else:
-        plot = plot_result
+    else:   # a run that did not finish is plotted as far as it got, labelled incomplete
+        def plot(path, outdir):
+            return plot_result(path, outdir, allow_incomplete=True)
     try:
         written = plot(args.result, outdir)
     except FileNotFoundError:
@@ -353,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         return _compare(args)
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "info":
+        return _info(args)
     return _plot(args)
 
 

@@ -432,7 +432,7 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
         "exact_level": EXACT_LEVEL,
         "observables": entries,
     }
-    _say(progress, f"writing the report to {outdir} ({time.perf_counter() - started:.1f} s so far)")
+    _say(progress, f"writing the report ({time.perf_counter() - started:.1f} s so far)")   # outdir may be a hidden temporary
     write_report(report, Path(outdir))
     return report
 

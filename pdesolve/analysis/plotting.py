@@ -19,6 +19,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from ..model.grid import AXIS_NAMES, Grid
+from ..io.atomic import STATUS_COMPLETE
 from ..io.grid_result import open_result, read_attrs, read_diagnostics, read_grid, snapshot_count
 
 MAX_2D_PANELS = 6
@@ -32,14 +33,17 @@ def plot_result(path: str | os.PathLike, outdir: str | os.PathLike, *,
     """Write snapshots.png, diagnostics.png and potential.png for a result file.
 
     A figure is skipped when its data are absent (no snapshots, no diagnostics of the
-    kinds plotted, potential not saved). Returns the paths written.
+    kinds plotted, potential not saved). With ``allow_incomplete``, the result of a run that
+    did not finish (interrupted, failed, or a running or killed run's partial file, opened
+    read-only in SWMR mode) is plotted as far as it got, its titles saying so.  Returns the
+    paths written.
     """
     outdir = Path(outdir)
     written = []
     with open_result(path, allow_incomplete=allow_incomplete) as f:
         outdir.mkdir(parents=True, exist_ok=True)  # only once the file is known to be a result
         grid = read_grid(f)
-        title = read_attrs(f).get("title")
+        title = result_title(read_attrs(f))
         n = snapshot_count(f)
         times = f["snapshots/time"][:n]
         if n > 0:
@@ -53,6 +57,14 @@ def plot_result(path: str | os.PathLike, outdir: str | os.PathLike, *,
         if figure is not None:
             written.append(_save(figure, _title(title, "diagnostics"), outdir / "diagnostics.png"))
     return written
+
+
+def result_title(attrs: dict) -> str | None:
+    """The case title of a result's root attributes, marked when the run did not finish."""
+    title = attrs.get("title")
+    if attrs.get("status") == STATUS_COMPLETE:
+        return title
+    return f"{title or ''} [INCOMPLETE: status {attrs.get('status')!r}]".strip()
 
 
 def _title(case_title: str | None, what: str) -> str:

@@ -42,6 +42,7 @@ class RunSummary:
     energy_initial: float
     energy_final: float
     loss_final: float | None
+    mass_conserved: bool = True   # by the dynamics (else the mass changes by design); not stored
 
     @property
     def mass_drift(self) -> float:
@@ -49,23 +50,25 @@ class RunSummary:
         return (self.mass_final - self.mass_initial) / self.mass_initial
 
     def as_attrs(self) -> dict:
-        attrs = {k: v for k, v in self.__dict__.items() if k != "output" and v is not None}
+        attrs = {k: v for k, v in self.__dict__.items()
+                 if k not in ("output", "mass_conserved") and v is not None}
         attrs["mass_drift"] = self.mass_drift
         return attrs
 
-    def lines(self) -> list[str]:
-        """The one-screen summary the CLI prints."""
+    def lines(self, command: str = "pdesolve") -> list[str]:
+        """The one-screen summary the CLI prints; ``command`` is how the user runs pdesolve."""
         rate = self.steps / self.wall_time if self.wall_time > 0 else float("inf")
+        word = "drift" if self.mass_conserved else "change"
         out = [
             f"finished t = {self.t_end:g} in {self.steps} steps, {self.wall_time:.2f} s wall ({rate:.0f} steps/s)",
-            f"mass    {self.mass_initial:.12g} -> {self.mass_final:.12g}  (relative drift {self.mass_drift:+.2e})",
+            f"mass    {self.mass_initial:.12g} -> {self.mass_final:.12g}  (relative {word} {self.mass_drift:+.2e})",
             f"energy  {self.energy_initial:.8g} -> {self.energy_final:.8g}  "
             f"(drop {self.energy_initial - self.energy_final:.4g})",
         ]
         if self.loss_final is not None:
             out.append(f"loss    {self.loss_final:.6g}")
         out.append(f"result  {self.output}")
-        out.append(f"plot it: pdesolve plot {self.output}")
+        out.append(f"plot it: {command} plot {self.output}")
         return out
 
 
@@ -189,7 +192,8 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
     return RunSummary(
         output=writer.path, steps=solver.steps, wall_time=writer.wall_time(),
         t_end=solver.t, mass_initial=first["mass"], mass_final=row["mass"],
-        energy_initial=first["energy"], energy_final=row["energy"], loss_final=row.get("loss"))
+        energy_initial=first["energy"], energy_final=row["energy"], loss_final=row.get("loss"),
+        mass_conserved=not setup.problem.has_reaction or setup.problem.reaction_model.conserves_mass)
 
 
 def read_first_row(writer: ResultWriter) -> dict[str, float]:

@@ -258,7 +258,7 @@ def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> h
     is not "complete" and ``allow_incomplete`` is false. The caller closes the file.
     """
     path = Path(path)
-    f = open_hdf5(path, swmr=allow_incomplete)
+    f = open_hdf5(path, swmr=True)   # a file left open by a writer is read in SWMR mode, then refused below
     try:
         if "kind" in f.attrs:
             raise ResultFormatError(f"{path}: a result of 'pdesolve {plain_value(f.attrs['kind'])}', not of "

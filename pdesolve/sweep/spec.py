@@ -45,6 +45,7 @@ from typing import Any
 
 from ..config.case import SECTIONS, CaseError, apply_overrides
 from ..config.schema import Context, _describe, _did_you_mean, _show
+from ..config.toml_text import toml_value
 
 TASK_KINDS = ("run", "particles", "compare")
 TOP_LEVEL = ("title", "case", "task", "set", "product", "zip", "replicates", "options", "thresholds")
@@ -52,7 +53,6 @@ REPLICATE_KEYS = ("count", "seed")
 OPTIONS = {"run": (), "particles": ("n", "replicates", "positions"), "compare": ("ns", "replicates", "dt")}
 THRESHOLD_SCALARS = ("loss", "energy", "mass", "min_mu", "l1_change", "dissipation")
 MAX_TASKS = 100_000
-_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\t": "\\t", "\n": "\\n"}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
 
 
@@ -93,23 +93,6 @@ class Sweep:
 
     def target(self, outdir: Path, task: Task) -> Path:
         return Path(outdir) / f"{task.name}{self.suffix}"
-
-
-def toml_value(value: Any) -> str:
-    """``value`` written as a TOML value, so that ``--set key=<text>`` reads it back."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("nan" if value != value else
-                                                         "inf" if value > 0 else "-inf")
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, str):
-        return '"' + "".join(_TOML_ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7F
-                                                     else ch) for ch in value) + '"'
-    return str(value)
 
 
 def _label_value(value: Any) -> str:

@@ -1,0 +1,131 @@
+"""``pdesolve info``: what a result file, a killed run's partial file or a sweep folder holds,
+on one screen, without loading its arrays.
+
+Grid results: status, title, case and overrides, grid, snapshots and times, steps and wall
+time, mass and energy at the first and last diagnostics row (the mass line says "drift" for
+dynamics that conserve mass, "change" for those that do not), the loss for network cases,
+and the checkpoint (time, steps).  Particle results: n, replicates, seed, how many
+replicates are finished, output times, the summary.  Sweep folders: the task count by
+status, the swept parameters and the scalars of ``sweep.nc``.  Files left open by a writer
+(running, or killed) are opened read-only in SWMR mode and labelled incomplete.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..io.atomic import STATUS_COMPLETE, ResultFormatError
+from ..io.hdf5_access import open_hdf5, plain_value, read_attrs
+
+
+def describe(path: str | os.PathLike) -> list[str]:
+    """The lines ``pdesolve info`` prints for ``path`` (ResultFormatError, FileNotFoundError)."""
+    path = Path(path)
+    if path.is_dir():
+        return _sweep_lines(path)
+    with open_hdf5(path, swmr=True) as f:
+        attrs = read_attrs(f)
+        if "case_text" not in attrs:
+            raise ResultFormatError(f"{path}: not a pdesolve result (no case_text attribute)")
+        kind = attrs.get("kind", "run")
+        status = attrs.get("status", "missing")
+        label = "" if status == STATUS_COMPLETE else "  (INCOMPLETE: the run did not finish)"
+        lines = [f"file        {path}: a result of 'pdesolve {kind}', status {status}{label}",
+                 f"title       {attrs.get('title', '')}",
+                 f"case        {attrs.get('case_source')}" + _overrides(attrs.get("overrides")),
+                 f"written     {attrs.get('created')} by pdesolve {attrs.get('pdesolve_version')}",
+                 _grid_line(read_attrs(f["grid"]))]
+        lines += _particle_lines(f, attrs) if kind == "particles" else _grid_result_lines(f)
+    return lines
+
+
+def _overrides(overrides) -> str:
+    items = [overrides] if isinstance(overrides, str) else list(overrides or [])
+    items = [item for item in items if item]
+    return ("  " + " ".join(f"--set {item}" for item in items)) if items else ""
+
+
+def _grid_line(grid: dict) -> str:
+    cells = "×".join(str(int(c)) for c in np.atleast_1d(grid["cells"]))
+    box = " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(np.atleast_1d(grid["lower"]), np.atleast_1d(grid["upper"])))
+    boundary = grid.get("boundary", [])
+    boundary = ", ".join(boundary) if isinstance(boundary, list) else str(boundary)
+    return f"grid        {cells} cells on {box} ({boundary})"
+
+
+def _grid_result_lines(f) -> list[str]:
+    times = f["snapshots/time"][:]
+    diagnostics = f["diagnostics"]
+    rows = diagnostics["t"].shape[0] if "t" in diagnostics else 0
+    lines = [f"snapshots   {times.size}" + (f", t = {times[0]:g} … {times[-1]:g}" if times.size else "")
+             + f"; diagnostics: {rows} rows"]
+    if rows:
+        first, last = ({name: float(ds[k]) for name, ds in diagnostics.items()} for k in (0, rows - 1))
+        mass_change = (last["mass"] - first["mass"]) / first["mass"] if first["mass"] else float("nan")
+        word = "change" if not _conserves_mass(f) else "drift"
+        lines.append(f"steps       {int(last['step'])} to t = {last['t']:g}")
+        lines.append(f"mass        {first['mass']:.12g} -> {last['mass']:.12g}  (relative {word} {mass_change:+.2e})")
+        lines.append(f"energy      {first['energy']:.8g} -> {last['energy']:.8g}")
+        if "loss" in last:
+            lines.append(f"loss        {first['loss']:.6g} -> {last['loss']:.6g}")
+    if "checkpoint" in f and "t" in f["checkpoint"]:
+        checkpoint = f["checkpoint"]
+        lines.append(f"checkpoint  t = {float(checkpoint['t'][()]):g} after {int(checkpoint['steps'][()])} steps, "
+                     f"{float(checkpoint.attrs.get('wall_time', 0.0)):.2f} s of wall time so far")
+    if "summary" in f and f["summary"].attrs:
+        summary = read_attrs(f["summary"])
+        lines.append(f"finished    {int(summary.get('steps', 0))} steps in {summary.get('wall_time', 0.0):.2f} s wall")
+    return lines
+
+
+def _conserves_mass(f) -> bool:
+    """Whether the run's dynamics conserve mass: its case (text and overrides) read back."""
+    from ..config.case import CaseError, case_from_text
+    from ..model.reactions import get_reaction
+
+    overrides = plain_value(f.attrs.get("overrides", "")) or []
+    try:
+        case = case_from_text(plain_value(f.attrs.get("case_source", "case.toml")), plain_value(f.attrs["case_text"]),
+                              [overrides] if isinstance(overrides, str) else overrides)
+    except CaseError:
+        return True
+    return case.dynamics.alpha == 0 or get_reaction(case.dynamics.reaction).conserves_mass
+
+
+def _particle_lines(f, attrs: dict) -> list[str]:
+    times = f["times"][:]
+    finished = f["checkpoint/finished"][:] if "checkpoint/finished" in f else np.zeros(0)
+    lines = [f"particles   n = {attrs.get('n')}, {attrs.get('replicates')} replicates, seed {attrs.get('seed')}, "
+             f"{attrs.get('interaction')} interaction, {attrs.get('integrator')} integrator",
+             f"outputs     {times.size}, t = {times[0]:g} … {times[-1]:g}",
+             f"finished    {int(finished.sum())} of {finished.size} replicates"]
+    if "summary" in f and f["summary"].attrs:
+        summary = read_attrs(f["summary"])
+        lines.append(f"summary     {int(summary.get('steps', 0))} steps, dt = {summary.get('dt', 0.0):.4g}, "
+                     f"{summary.get('wall_time', 0.0):.2f} s wall on {summary.get('workers')} worker(s)")
+    return lines
+
+
+def _sweep_lines(folder: Path) -> list[str]:
+    from ..sweep.table import TABLE_NAME, read_table
+
+    table_path = folder / TABLE_NAME
+    if not table_path.is_file():
+        raise ResultFormatError(f"{folder}: is a directory, not a result file, and holds no {TABLE_NAME} "
+                                "(not a sweep folder)")
+    table = read_table(table_path)
+    statuses, counts = np.unique(table.text["status"], return_counts=True)
+    lines = [f"sweep       {folder}: {table.text['status'].size} tasks, "
+             + ", ".join(f"{c} {s}" for s, c in zip(statuses, counts)),
+             f"title       {table.title}"]
+    for key, values in table.parameters.items():
+        levels = list(dict.fromkeys(values.tolist()))
+        lines.append(f"parameter   {key}: {', '.join(map(str, levels[:8]))}" + (" …" if len(levels) > 8 else ""))
+    if table.replicate is not None:
+        lines.append(f"replicates  {np.unique(table.replicate).size}")
+    lines.append(f"scalars     {', '.join(table.scalars)}")
+    for index in np.flatnonzero(table.text["status"] == "failed")[:5]:
+        lines.append(f"failed      {table.text['name'][index]}: {table.text['reason'][index]}")
+    return lines

@@ -123,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
                                                 "written by 'pdesolve sweep'")
     plot.add_argument("-o", "--output-dir", type=Path,
                       help="directory for the PNGs (default: RESULT-STEM_plots beside the file)")
+    plot.add_argument("--against", type=Path, metavar="GRID.h5",
+                      help="for a particle result: the grid run of the same case, drawn with it")
     return parser
 
 
@@ -390,30 +392,48 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _result_plotter(path: Path, against: Path | None) -> Callable[[Path, Path], list[Path]]:
+    """How to draw the result file ``path``: a grid run, or particles (with the grid run
+    ``against``); a run that did not finish is drawn as far as it got, labelled incomplete."""
+    from .analysis.plotting import plot_result
+    from .io.hdf5_access import open_hdf5, plain_value
+
+    with open_hdf5(path, swmr=True) as f:
+        kind = plain_value(f.attrs.get("kind", "run"))
+    if kind == "particles":
+        from .analysis.particle_plot import plot_particles
+        return lambda result, outdir: plot_particles(result, outdir, against)
+    if against is not None:
+        raise ValueError(f"--against: {path} is a grid result; --against goes with a particle result")
+    return lambda result, outdir: plot_result(result, outdir, allow_incomplete=True)
+
+
 def _plot(args: argparse.Namespace) -> int:
     from .io.grid_result import ResultFormatError
-    from .analysis.plotting import plot_result
 
     named = args.result if args.result.name not in ("", "..") else args.result.resolve()   # "." has no name
     stem = named.name.lstrip(".").split(".h5.")[0] if named.name.endswith(".partial") else named.stem
     outdir = args.output_dir or named.with_name(f"{stem}_plots")
-    if args.result.is_dir():
-        from .analysis.sweep_plot import plot_sweep
-        from .sweep.table import TABLE_NAME
-        if not (args.result / TABLE_NAME).is_file():
-            return _fail(f"{args.result}: is a directory, not a result file, and holds no {TABLE_NAME} "
-                         "(not a sweep folder)", EXIT_BAD_INPUT)
-        plot = plot_sweep
-    else:   # a run that did not finish is plotted as far as it got, labelled incomplete
-        def plot(path, outdir):
-            return plot_result(path, outdir, allow_incomplete=True)
     try:
+        if args.result.is_dir():
+            from .analysis.sweep_plot import plot_sweep
+            from .sweep.table import TABLE_NAME
+            if not (args.result / TABLE_NAME).is_file():
+                return _fail(f"{args.result}: is a directory, not a result file, and holds no {TABLE_NAME} "
+                             "(not a sweep folder)", EXIT_BAD_INPUT)
+            if args.against is not None:
+                return _fail("--against: draws a grid run next to a particle result, not next to a sweep",
+                             EXIT_BAD_INPUT)
+            plot = plot_sweep
+        else:
+            plot = _result_plotter(args.result, args.against)
         written = plot(args.result, outdir)
-    except FileNotFoundError:
-        return _fail(f"{args.result}: no such file", EXIT_BAD_INPUT)
+    except FileNotFoundError as err:   # the result, or the --against file: open_hdf5 names it
+        return _fail(str(err) if str(err).endswith(": no such file") else f"{args.result}: no such file",
+                     EXIT_BAD_INPUT)
     except ResultFormatError as err:   # its message names the file
         return _fail(str(err), EXIT_BAD_INPUT)
-    except (OSError, ValueError) as err:   # ValueError: a sweep plot cannot draw this table
+    except (OSError, ValueError) as err:   # ValueError: a figure cannot be drawn from these inputs
         return _fail(str(err) if isinstance(err, ValueError) else f"{args.result}: {err}", EXIT_BAD_INPUT)
     for path in written:
         print(path)

@@ -7,6 +7,7 @@ are read from the file.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
-from matplotlib.colors import Normalize
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
 from ..model.grid import AXIS_NAMES, Grid
@@ -26,6 +27,10 @@ MAX_2D_PANELS = 6
 DENSITY_CMAP = "viridis"
 POTENTIAL_CMAP = "coolwarm"
 DPI = 110
+LOG_RANGE = 100.0       # a density peak this many times its median value gets a log colour scale
+LOG_DECADES = 4         # decades shown below the peak on a log scale
+MAX_ASPECT = 4.0
+TITLE_CHARACTERS_PER_INCH = 11   # of the default 12 pt title font
 
 
 def plot_result(path: str | os.PathLike, outdir: str | os.PathLike, *,
@@ -72,7 +77,10 @@ def _title(case_title: str | None, what: str) -> str:
 
 
 def _save(figure: Figure, title: str, path: Path) -> Path:
-    figure.suptitle(title)
+    """Title ``figure`` (wrapped to its width: about TITLE_CHARACTERS_PER_INCH per inch) and
+    write it to ``path``."""
+    width = max(30, int(figure.get_figwidth() * TITLE_CHARACTERS_PER_INCH))
+    figure.suptitle(textwrap.fill(title, width))
     FigureCanvasAgg(figure)
     figure.savefig(path, dpi=DPI)
     return path
@@ -95,11 +103,28 @@ def _norm(arrays: Sequence[np.ndarray]) -> Normalize:
     return Normalize(low, high)
 
 
+def density_norm(arrays: Sequence[np.ndarray]) -> Normalize:
+    """The colour scale of densities shown together: linear from 0 when their largest value
+    is within LOG_RANGE of the typical (median positive) one, else logarithmic over LOG_DECADES
+    decades below the largest, so that a peak does not leave every other panel blank."""
+    values = np.concatenate([np.ravel(a)[np.isfinite(np.ravel(a))] for a in arrays] or [np.zeros(0)])
+    positive = values[values > 0]
+    if positive.size == 0:
+        return Normalize(0.0, 1.0)
+    high = float(positive.max())
+    if high / float(np.median(positive)) <= LOG_RANGE:
+        return Normalize(0.0, high)
+    return LogNorm(high * 10.0 ** -LOG_DECADES, high, clip=True)
+
+
 def _image(ax: Axes, grid: Grid, image: np.ndarray, horizontal: int, vertical: int,
            norm: Normalize, cmap: str):
-    """Show a 2-D array indexed [horizontal axis, vertical axis] over the grid's extent."""
+    """Show a 2-D array indexed [horizontal axis, vertical axis] over the grid's extent, with
+    equal scales on both axes unless the box is more than MAX_ASPECT times longer one way."""
     extent = (grid.lower[horizontal], grid.upper[horizontal], grid.lower[vertical], grid.upper[vertical])
-    im = ax.imshow(image.T, origin="lower", extent=extent, aspect="auto", norm=norm, cmap=cmap,
+    ratio = (extent[3] - extent[2]) / (extent[1] - extent[0])
+    aspect = "equal" if 1 / MAX_ASPECT <= ratio <= MAX_ASPECT else "auto"
+    im = ax.imshow(image.T, origin="lower", extent=extent, aspect=aspect, norm=norm, cmap=cmap,
                    interpolation="nearest")
     ax.set_xlabel(AXIS_NAMES[horizontal])
     ax.set_ylabel(AXIS_NAMES[vertical])
@@ -158,7 +183,7 @@ def _snapshots_2d(grid: Grid, times: np.ndarray, mu: np.ndarray) -> Figure:
     nrows = -(-count // ncols)
     figure = Figure(figsize=(3.6 * ncols + 1.0, 3.2 * nrows), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
-    norm = _norm(list(mu))
+    norm = density_norm(list(mu))
     for ax, t, m in zip(axes, times, mu):
         im = _image(ax, grid, m, 0, 1, norm, DENSITY_CMAP)
         ax.set_title(f"t = {t:.4g}")
@@ -171,7 +196,7 @@ def _snapshots_2d(grid: Grid, times: np.ndarray, mu: np.ndarray) -> Figure:
 def _snapshots_3d(grid: Grid, times: np.ndarray, mu: np.ndarray) -> Figure:
     """Mid-plane slices (xy, xz, yz) of the first and last snapshot on one colour scale."""
     slices = [_mid_slices(grid, m) for m in mu]
-    norm = _norm([image for row in slices for image, *_ in row])
+    norm = density_norm([image for row in slices for image, *_ in row])
     figure = Figure(figsize=(11.5, 3.3 * len(times)), layout="constrained")
     axes = figure.subplots(len(times), 3, squeeze=False)
     for row, t, planes in zip(axes, times, slices):

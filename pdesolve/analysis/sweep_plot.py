@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,6 @@ from .plotting import _save
 
 AUXILIARY = re.compile(r".*_(se|low|high)$")
 LOG_SPAN = 10.0
-TITLE_WIDTH = 70   # characters per title line
 MAX_LINES = 8     # a second parameter with more values than this is drawn as a heat map
 
 
@@ -72,7 +70,7 @@ def sweep_figures(folder: str | os.PathLike) -> dict[str, tuple[Figure, str]]:
                 _lines(axes, x[chosen], y[chosen], None if errors is None else errors[chosen],
                        f"C{colour % 10}", None if level is None else f"{keys[1]} = {level}")
             _label(axes, x, y, keys[0] if keys else fallback[0], name)
-        figures[name] = (figure, textwrap.fill(f"{table.title}: {name}{note}", TITLE_WIDTH))
+        figures[name] = (figure, f"{table.title}: {name}{note}")
     return figures
 
 

@@ -13,6 +13,11 @@ checkpoint slots = replicates that may be in progress at once)::
     /grid                    attrs lower, upper, cells, periodic (int8), boundary;
                              /grid/x, y, z: cell centres (dimension scales)
     /times                   (T,)               output times (dimension scale "time")
+    /replicate, /axis, /axis2 (R,), (d,), (d,) int64   0, 1, …: dimension scales of the
+                             observables, so that every dimension has a name
+                             (xarray.open_dataset(path, group="observables", engine="h5netcdf"));
+                             /particle (n,) as well with keep_positions
+    /observables/x, y, z     hard links to /grid/x, y, z (the histogram's dimensions)
     /observables/mass        (R, T)             M = Σ w_i
     /observables/mean        (R, T, d)          Σ w_i θ_i / M
     /observables/covariance  (R, T, d, d)       Σ w_i (θ_i − m)(θ_i − m)ᵀ / M
@@ -109,6 +114,13 @@ def _observable_shapes(grid: Grid, replicates: int, count: int) -> dict[str, tup
             "histogram": (replicates, count, *grid.shape)}
 
 
+def _scale(f: h5py.File, name: str, values: np.ndarray) -> h5py.Dataset:
+    """A root dataset ``name`` holding ``values``, made an HDF5 dimension scale of that name."""
+    ds = f.create_dataset(name, data=values)
+    ds.make_scale(name)
+    return ds
+
+
 class ParticleWriter(AtomicResultFile):
     """Write one particle run to ``path`` through a temporary file renamed into place.
 
@@ -141,18 +153,25 @@ class ParticleWriter(AtomicResultFile):
         filters = (dict(compression="gzip", compression_opts=compression, shuffle=True)
                    if compression > 0 else {})
         R, T, n, d = self.replicates, self.times.size, self.n, self.grid.ndim
+        # every dimension of every observable is a named dimension scale, so that netCDF
+        # readers (xarray with h5netcdf) open /observables with no options
+        scales = {name: _scale(f, name, np.arange(size, dtype=np.int64))
+                  for name, size in (("replicate", R), ("axis", d), ("axis2", d))}
         group = f.create_group("observables")
+        for axis in axes:   # hard links: a netCDF dimension lives in the group or above it
+            group[axis.name.rsplit("/", 1)[-1]] = axis
         for name, shape in _observable_shapes(self.grid, R, T).items():
             ds = group.create_dataset(name, shape=shape, dtype=np.float64, chunks=(1, *shape[1:]),
                                       **filters)
-            ds.dims[1].attach_scale(time)
-            if name == "histogram":
-                for a, axis in enumerate(axes):
-                    ds.dims[2 + a].attach_scale(axis)
+            trailing = axes if name == "histogram" else [scales["axis"], scales["axis2"]][:len(shape) - 2]
+            for dim, scale in zip(ds.dims, [scales["replicate"], time, *trailing]):
+                dim.attach_scale(scale)
         if self.keep_positions:
             ds = f.create_dataset("positions", shape=(R, T, n, d), dtype=np.float64,
                                   chunks=(1, 1, n, d), **filters)
-            ds.dims[1].attach_scale(time)
+            particle = _scale(f, "particle", np.arange(n, dtype=np.int64))
+            for dim, scale in zip(ds.dims, (scales["replicate"], time, particle, scales["axis"])):
+                dim.attach_scale(scale)
         # Contiguous datasets written element by element need an explicit fill value: with
         # HDF5's default one no fill is written when their space is allocated, and the
         # elements not yet written read back as whatever bytes were there (finished flags

@@ -162,7 +162,7 @@ def _drive(args: argparse.Namespace, start: Callable[[], Any], report: Callable[
     except RunInterrupted as err:
         sets = "".join(f" --set {o}" for o in args.overrides) + _executor_options(args)
         print(f"{err}; checkpoint saved in {err.output}\n"
-              f"resume with: pdesolve {args.command} {args.case}{sets} --resume {err.output}",
+              f"resume with: {_invocation()} {args.command} {args.case}{sets} --resume {err.output}",
               file=sys.stderr)
         return 128 + err.signum
     except RuntimeError as err:
@@ -198,47 +198,63 @@ def _run(args: argparse.Namespace) -> int:
 
 def _invocation() -> str:
     """How to type pdesolve again: ``pdesolve`` when that is on PATH, else the script's path
-    (``.venv/bin/pdesolve`` when the virtual environment is not activated)."""
+    (``.venv/bin/pdesolve`` when the virtual environment is not activated), or this Python
+    with ``-m pdesolve`` when it was not started as the script."""
     import shutil
 
     script = Path(sys.argv[0])
     if script.name != "pdesolve":
-        return "python -m pdesolve"
+        python = shutil.which("python")
+        same = python is not None and Path(python).resolve() == Path(sys.executable).resolve()
+        return f"{'python' if same else sys.executable} -m pdesolve"
     on_path = shutil.which("pdesolve")
     return "pdesolve" if on_path and Path(on_path).resolve() == script.resolve() else str(script)
 
 
 def _dry_run(args: argparse.Namespace, overrides: tuple[str, ...]) -> int:
-    """``run --dry-run``: the resolved case, Δt, steps, memory and disk; nothing written."""
+    """``run --dry-run``: the resolved case, Δt, steps, memory and disk; nothing written.  The
+    case, the output path and the memory are checked as the run would check them."""
+    import numpy as np
+
     from .config.case import CaseError, load_case
     from .config.toml_text import case_toml
+    from .drive.grid_run import check_resources
     from .drive.resources import available_memory, estimate, gib
     from .fv.solver import Solver, StabilityError
+    from .io.atomic import OutputTargetError, check_output_target
     from .model.build import build_setup
 
+    if args.resume is not None:
+        return _fail("--dry-run: not with --resume (a resumed run's case is the file's)", EXIT_BAD_INPUT)
     try:
         case = load_case(args.case, overrides)
-    except CaseError as err:
-        return _fail(str(err), EXIT_BAD_INPUT)
-    setup = build_setup(case)
-    try:
+        output = check_output_target(args.output or Path(case.output.path), force=True, inputs=(case.path,))
+        check_resources(case)
+        setup = build_setup(case)
         dt = Solver(setup.problem, setup.scheme, setup.mu0).stable_dt()
+    except (CaseError, OutputTargetError) as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
     except StabilityError as err:
         return _fail(f"{args.case}: {err}", EXIT_RUN_FAILED)
     needed = estimate(case)
-    output = args.output or Path(case.output.path)
     how = "fixed time.dt" if case.time.dt is not None else f"time.cfl = {case.time.cfl:g} at t = 0; it adapts as μ changes"
-    steps = math.ceil(case.time.t_end / dt) if math.isfinite(dt) else 1
-    print(f"# {args.case}" + "".join(f" --set {o}" for o in overrides) + ", every key with its value\n")
+    # every output time ends a step: each interval takes ceil(length / dt) steps
+    intervals = np.diff(setup.output_times)
+    steps = int(sum(math.ceil(length / dt) if math.isfinite(dt) else 1 for length in intervals if length > 0))
+    bound = "" if case.time.dt is not None else "at least "
+
+    def size(count: int) -> str:
+        return gib(count) if count >= 2 ** 30 else f"{count / 2 ** 20:.3g} MiB"
+
+    print(f"# {args.case} with every key and its value" + (" (and the --set overrides)" if overrides else "") + "\n")
     print(case_toml(case))
     print(f"# time step  dt = {dt:.4g} ({how})")
-    print(f"# steps      about {steps} to t_end = {case.time.t_end:g} (limit time.max_steps = {case.time.max_steps})")
-    def size(count: int) -> str:
-        return gib(count) if count >= 2 ** 30 else f"{count / 2 ** 20:.1f} MiB"
-
+    print(f"# steps      {bound}{steps} to t_end = {case.time.t_end:g} over {intervals.size} output intervals "
+          f"(limit time.max_steps = {case.time.max_steps})")
     print(f"# memory     about {size(needed.memory)} ({gib(available_memory())} available)")
     print(f"# disk       up to {size(needed.snapshots_on_disk)} of snapshots before compression")
-    print(f"# output     {output}" + (" (exists: the run needs --force or --resume)" if output.exists() else ""))
+    exists = output.exists() and not args.force
+    print(f"# output     {output}" + (" (exists: the run needs --force)" if exists else ""))
     print("# nothing was run (--dry-run)")
     return 0
 
@@ -367,7 +383,7 @@ def _sweep(args: argparse.Namespace) -> int:
         print("interrupted before the sweep started: nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED
     if result.signum is not None:
-        print(f"{result.line()}\nresume with: pdesolve sweep {args.sweep} -o {outdir} --resume"
+        print(f"{result.line()}\nresume with: {_invocation()} sweep {args.sweep} -o {outdir} --resume"
               f"{_executor_options(args)}",
               file=sys.stderr)
         return 128 + result.signum
@@ -386,6 +402,8 @@ def _info(args: argparse.Namespace) -> int:
         return _fail(f"{args.result}: no such file", EXIT_BAD_INPUT)
     except ResultFormatError as err:
         return _fail(str(err), EXIT_BAD_INPUT)
+    except (KeyError, ValueError) as err:   # a file with some of a result's parts, not all
+        return _fail(f"{args.result}: not a pdesolve result ({err})", EXIT_BAD_INPUT)
     except OSError as err:
         return _fail(f"{args.result}: {err}", EXIT_BAD_INPUT)
     print("\n".join(lines))

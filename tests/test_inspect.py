@@ -42,11 +42,24 @@ def test_dry_run_prints_the_resolved_case_and_the_estimates_and_writes_nothing(t
     assert "[grid]\nlower = [-5.0]\nupper = [5.0]\ncells = [64]\nboundary = [\"noflux\"]" in out
     assert 'limiter = "mc"' in out and "checkpoint_seconds = 300.0" in out      # defaults shown
     assert "# time step  dt = " in out and "(time.cfl = 0.5 at t = 0" in out
-    assert "# steps      about " in out and "# memory     about " in out and "# disk       up to " in out
+    assert "# steps      at least " in out and " over 2 output intervals" in out
+    assert "# memory     about " in out and "# disk       up to " in out
     assert "# output     x.h5\n# nothing was run (--dry-run)" in out
     assert list(tmp_path.iterdir()) == []
+    code, out, err = run(capsys, "run", GAUSSIAN, *SMALL, "--set", "time.dt=0.007", "--set", "time.outputs=10",
+                         "--dry-run")
+    assert code == 0 and "# steps      30 to t_end = 0.2 over 10 output intervals" in out   # 10 × ceil(0.02/0.007)
     code, out, err = run(capsys, "run", GAUSSIAN, "--set", "time.dt=0.5", "--dry-run")
     assert code == 1 and "dt = 0.5 exceeds the stability limit" in err
+    negative = tmp_path / "negative.toml"       # valid keys, but a density built negative
+    negative.write_text('[grid]\nlower = [-1]\nupper = [1]\ncells = 8\n[initial]\nkind = "expression"\n'
+                        'expr = "x"\n[time]\nt_end = 1\n')
+    for case, args, message in ((GAUSSIAN, ("-o", str(GAUSSIAN)), "is the case file of this run"),
+                                (GAUSSIAN, ("--resume", "x.h5"), "--dry-run: not with --resume"),
+                                (negative, (), "initial density 'x' is negative")):
+        code, out, err = run(capsys, "run", case, *args, "--dry-run")
+        assert code == 2 and message in err and err.count("\n") == 1, err
+    negative.unlink()
     code, out, err = run(capsys, "run", GAUSSIAN, "--set", "grid.cells=1", "--dry-run")
     assert code == 2 and err.count("\n") == 1 and "grid.cells" in err
 
@@ -63,6 +76,12 @@ def test_info_of_a_result_names_its_case_grid_times_and_invariants(tmp_path, cap
     assert lines["snapshots"] == "3, t = 0 … 0.2; diagnostics: 3 rows"
     assert lines["mass"].startswith("1 -> 1  (relative drift ")
     assert lines["checkpoint"].startswith("t = 0.2 after ")
+    assert lines["last"].startswith("output t = 0.2, after ")
+    import h5py
+    with h5py.File(tmp_path / "other.h5", "w") as f:     # an HDF5 file with a case_text, not a result
+        f.attrs["case_text"] = "x"
+    code, text, err = run(capsys, "info", tmp_path / "other.h5")
+    assert code == 2 and err == f"error: {tmp_path / 'other.h5'}: not a pdesolve result (no /grid)\n"
     code, text, err = run(capsys, "info", tmp_path / "missing.h5")
     assert code == 2 and err == f"error: {tmp_path / 'missing.h5'}: no such file\n"
     (tmp_path / "notes.txt").write_text("not a result")
@@ -75,7 +94,7 @@ def test_a_mass_that_changes_by_design_is_not_called_a_drift(tmp_path, capsys):
     code, text, err = run(capsys, "run", GAUSSIAN, *SMALL, "--set", "dynamics.reaction=unbalanced", "-o", out)
     assert code == 0, err
     assert "(relative change -" in text and "drift" not in text
-    assert f"plot it: python -m pdesolve plot {out}" in text      # run in-process, not as a script
+    assert f" -m pdesolve plot {out}" in text and "plot it: " in text     # run in-process, not as a script
     code, text, err = run(capsys, "info", out)
     assert "(relative change -" in text
 
@@ -97,7 +116,7 @@ def test_a_killed_run_can_be_inspected_and_plotted_labelled_incomplete(tmp_path,
     partial = partials[0]
     code, text, err = run(capsys, "info", partial)
     assert code == 0, err
-    assert "status running  (INCOMPLETE: the run did not finish)" in text
+    assert "status running  (INCOMPLETE: the run did not finish: its process is gone" in text
     assert "snapshots" in text and "checkpoint  t = " in text
     code, text, err = run(capsys, "plot", partial)
     assert code == 0, err
@@ -119,6 +138,9 @@ def test_the_plot_hint_names_pdesolve_as_it_can_be_typed(monkeypatch, tmp_path):
     assert cli._invocation() == str(script)
     monkeypatch.setattr("shutil.which", lambda name: str(script))     # on PATH
     assert cli._invocation() == "pdesolve"
+    monkeypatch.setattr(sys, "argv", ["-m", "run"])                    # python -m pdesolve
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert cli._invocation() == f"{sys.executable} -m pdesolve"       # the python that has pdesolve
 
 
 def test_the_title_of_a_run_that_did_not_finish_says_so():

@@ -77,7 +77,8 @@ def test_plot_draws_particle_files_and_refuses_mismatched_inputs(runs, tmp_path,
     capsys.readouterr()
     for args, message in (((str(particles), "--against", str(runs["2d"][1])), "its grid differs"),
                           ((str(grid), "--against", str(grid)), "is a grid result; --against goes with"),
-                          ((str(particles), "--against", str(tmp_path / "none.h5")), "none.h5: no such file")):
+                          ((str(particles), "--against", str(tmp_path / "none.h5")), "none.h5: no such file"),
+                          ((str(particles), "--against", str(tmp_path)), "is a directory, not a grid result")):
         assert main(["plot", *args, "-o", str(tmp_path / "b")]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
@@ -94,5 +95,6 @@ def test_a_particle_file_opens_in_xarray_with_named_dimensions(runs):
     result = read_particles(particles)
     np.testing.assert_array_equal(observables["mean"].values, result.mean)   # .mean is the method
     np.testing.assert_array_equal(observables.x.values, result.grid.axes[0])
+    np.testing.assert_array_equal(observables.mass.sel(times=0.2).values, result.mass[:, -1])  # coordinates
     root = xarray.open_dataset(particles, engine="h5netcdf")
     assert root.positions.dims == ("replicate", "times", "particle", "axis")

@@ -223,7 +223,7 @@ def test_sigint_stops_the_sweep_cleanly_and_resume_finishes_it(tmp_path):
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=120)
     assert run.returncode == 130, err
-    assert f"resume with: pdesolve sweep {path} -o out --resume" in err
+    assert f"-m pdesolve sweep {path} -o out --resume --workers 2" in err and "resume with: " in err
     table = xarray.open_dataset(tmp_path / "out" / "sweep.nc")
     assert "interrupted" in set(table.status.values)
     assert set(table.status.values) <= {"complete", "interrupted", "pending"}

@@ -12,11 +12,13 @@ status, the swept parameters and the scalars of ``sweep.nc``.  Files left open b
 from __future__ import annotations
 
 import os
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
 
-from ..io.atomic import STATUS_COMPLETE, ResultFormatError
+from ..io.atomic import STATUS_COMPLETE, ResultFormatError, process_alive
 from ..io.hdf5_access import open_hdf5, plain_value, read_attrs
 
 
@@ -27,11 +29,14 @@ def describe(path: str | os.PathLike) -> list[str]:
         return _sweep_lines(path)
     with open_hdf5(path, swmr=True) as f:
         attrs = read_attrs(f)
-        if "case_text" not in attrs:
-            raise ResultFormatError(f"{path}: not a pdesolve result (no case_text attribute)")
         kind = attrs.get("kind", "run")
+        needed = REQUIRED[kind] if kind in REQUIRED else ("kind",)
+        missing = [name for name in needed if name not in f]
+        if "case_text" not in attrs or missing:
+            raise ResultFormatError(f"{path}: not a pdesolve result (no "
+                                    + (f"/{missing[0]}" if missing else "case_text attribute") + ")")
         status = attrs.get("status", "missing")
-        label = "" if status == STATUS_COMPLETE else "  (INCOMPLETE: the run did not finish)"
+        label = "" if status == STATUS_COMPLETE else f"  (INCOMPLETE: {_unfinished(path, status)})"
         lines = [f"file        {path}: a result of 'pdesolve {kind}', status {status}{label}",
                  f"title       {attrs.get('title', '')}",
                  f"case        {attrs.get('case_source')}" + _overrides(attrs.get("overrides")),
@@ -41,10 +46,24 @@ def describe(path: str | os.PathLike) -> list[str]:
     return lines
 
 
+# the groups and datasets each kind of result has from its first write on
+REQUIRED = {"run": ("grid", "snapshots", "diagnostics", "checkpoint"),
+            "particles": ("grid", "times", "observables", "checkpoint")}
+
+
+def _unfinished(path: Path, status: str) -> str:
+    """Why a result is not complete: interrupted, failed, or a writer still running or gone."""
+    if status != "running":
+        return f"the run was {status}"
+    match = re.fullmatch(r"\..+\.(\d+)\.partial", path.name)
+    if match and process_alive(int(match[1]), path):
+        return f"process {match[1]} is still writing it"
+    return "the run did not finish: its process is gone (killed or crashed); --resume continues it"
+
+
 def _overrides(overrides) -> str:
     items = [overrides] if isinstance(overrides, str) else list(overrides or [])
-    items = [item for item in items if item]
-    return ("  " + " ".join(f"--set {item}" for item in items)) if items else ""
+    return "".join(f" --set {shlex.quote(item)}" for item in items if item)
 
 
 def _grid_line(grid: dict) -> str:
@@ -65,7 +84,7 @@ def _grid_result_lines(f) -> list[str]:
         first, last = ({name: float(ds[k]) for name, ds in diagnostics.items()} for k in (0, rows - 1))
         mass_change = (last["mass"] - first["mass"]) / first["mass"] if first["mass"] else float("nan")
         word = "change" if not _conserves_mass(f) else "drift"
-        lines.append(f"steps       {int(last['step'])} to t = {last['t']:g}")
+        lines.append(f"last output t = {last['t']:g}, after {int(last['step'])} steps")
         lines.append(f"mass        {first['mass']:.12g} -> {last['mass']:.12g}  (relative {word} {mass_change:+.2e})")
         lines.append(f"energy      {first['energy']:.8g} -> {last['energy']:.8g}")
         if "loss" in last:

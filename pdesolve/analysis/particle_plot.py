@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..io.atomic import ResultFormatError
 from ..io.grid_result import read_result
 from ..io.particle_result import read_particles
 from ..model.grid import AXIS_NAMES
@@ -43,21 +44,28 @@ def particle_figures(path: str | os.PathLike, against: str | os.PathLike | None 
                      ) -> dict[str, tuple[Figure, str]]:
     """The figures of :func:`plot_particles` with their titles, by name."""
     result = read_particles(path, allow_incomplete=True)
-    grid_run = None if against is None else read_result(against)
-    if grid_run is not None and (grid_run.grid.cells, grid_run.grid.lower, grid_run.grid.upper) != (
-            result.grid.cells, result.grid.lower, result.grid.upper):
-        raise ValueError(f"--against {against}: its grid differs from the particles' grid")
+    grid_run = None
+    if against is not None:
+        if Path(against).is_dir():
+            raise ValueError(f"--against {against}: is a directory, not a grid result")
+        grid_run = read_result(against, allow_incomplete=True)
+        if (grid_run.grid.cells, grid_run.grid.lower, grid_run.grid.upper, grid_run.grid.periodic) != (
+                result.grid.cells, result.grid.lower, result.grid.upper, result.grid.periodic):
+            raise ValueError(f"--against {against}: its grid differs from the particles' grid")
     done = result.outputs_done
     count = int(done.max()) if done.size else 0          # outputs reached by some replicate
+    if count == 0:
+        raise ResultFormatError(f"{path}: no replicate has reached an output time yet: nothing to draw")
     complete = done >= count                               # the replicates that reached all of them
     case_title = result_title(result.attrs)
     label = f"{int(complete.sum())} replicates of n = {result.attrs.get('n')}"
+    if not complete.all():
+        label += f" (the {int((~complete).sum())} others have not reached t = {result.times[count - 1]:.4g})"
     figures = {"observables": (_observables(result, count, complete, grid_run),
-                               _title(case_title, f"observables, {label}"))}
-    if count:
-        figures["histogram"] = (_histogram(result, count, complete, grid_run),
-                                _title(case_title, f"particle density at t = {result.times[count - 1]:.4g}, {label}"))
-    if result.positions is not None and count:
+                               _title(case_title, f"observables, {label}")),
+               "histogram": (_histogram(result, count, complete, grid_run),
+                             _title(case_title, f"particle density at t = {result.times[count - 1]:.4g}, {label}"))}
+    if result.positions is not None:
         figures["positions"] = (_positions(result, count), _title(case_title, "positions of replicate 0"))
     return figures
 
@@ -92,7 +100,7 @@ def _observables(result, count: int, complete: np.ndarray, grid_run) -> Figure:
         if reference is not None:
             curve = reference.get("mass" if key is None else key)
             if curve is not None:
-                ax.plot(curve[0], curve[1], "k--", linewidth=1.2, label="grid run")
+                ax.plot(curve[0], curve[1], "k--", linewidth=1.2, label=_grid_label(grid_run, "grid run"))
         ax.set_xlabel("t")
         ax.set_ylabel(name)
         ax.grid(True, alpha=0.3)
@@ -121,11 +129,21 @@ def _grid_curves(run) -> dict:
 
 
 def _case_tau(run) -> float:
-    from ..config.case import case_from_text
+    """τ of the grid run's case (NaN when its case cannot be read back: no energy curve)."""
+    from ..config.case import CaseError, case_from_text
     overrides = run.attrs.get("overrides") or []
-    case = case_from_text(run.attrs.get("case_source", "case.toml"), run.attrs["case_text"],
-                          [overrides] if isinstance(overrides, str) else overrides)
+    try:
+        case = case_from_text(run.attrs.get("case_source", "case.toml"), run.attrs.get("case_text", ""),
+                              [overrides] if isinstance(overrides, str) else overrides)
+    except CaseError:
+        return float("nan")
     return case.dynamics.tau
+
+
+def _grid_label(run, text: str) -> str:
+    """``text``, marked when the grid run did not finish."""
+    status = run.attrs.get("status")
+    return text if status == "complete" else f"{text} (grid run {status})"
 
 
 def _nearest_snapshot(run, t: float) -> int:
@@ -148,7 +166,7 @@ def _histogram(result, count: int, complete: np.ndarray, grid_run) -> Figure:
                             label="± 1 s.d. over replicates")
         if grid_run is not None:
             k = _nearest_snapshot(grid_run, t)
-            ax.plot(x, grid_run.mu[k], "k--", label=f"grid μ at t = {grid_run.times[k]:.4g}")
+            ax.plot(x, grid_run.mu[k], "k--", label=_grid_label(grid_run, f"grid μ at t = {grid_run.times[k]:.4g}"))
         ax.set_xlabel(AXIS_NAMES[0])
         ax.set_ylabel("density")
         ax.legend(fontsize="small")
@@ -156,7 +174,7 @@ def _histogram(result, count: int, complete: np.ndarray, grid_run) -> Figure:
     images = [("particles (mean histogram)", _first_two(densities.mean(axis=0), grid))]
     if grid_run is not None:
         k = _nearest_snapshot(grid_run, t)
-        images.append((f"grid μ at t = {grid_run.times[k]:.4g}", _first_two(grid_run.mu[k], grid)))
+        images.append((_grid_label(grid_run, f"grid μ at t = {grid_run.times[k]:.4g}"), _first_two(grid_run.mu[k], grid)))
     figure = Figure(figsize=(4.6 * len(images) + 1.0, 4.0), layout="constrained")
     axes = figure.subplots(1, len(images), squeeze=False).ravel()
     norm = density_norm([image for _, image in images])

@@ -27,7 +27,7 @@ MAX_2D_PANELS = 6
 DENSITY_CMAP = "viridis"
 POTENTIAL_CMAP = "coolwarm"
 DPI = 110
-LOG_RANGE = 100.0       # a density peak this many times its median value gets a log colour scale
+LOG_RANGE = 100.0       # panels whose peaks differ by more than this share a log colour scale
 LOG_DECADES = 4         # decades shown below the peak on a log scale
 MAX_ASPECT = 4.0
 TITLE_CHARACTERS_PER_INCH = 11   # of the default 12 pt title font
@@ -104,15 +104,15 @@ def _norm(arrays: Sequence[np.ndarray]) -> Normalize:
 
 
 def density_norm(arrays: Sequence[np.ndarray]) -> Normalize:
-    """The colour scale of densities shown together: linear from 0 when their largest value
-    is within LOG_RANGE of the typical (median positive) one, else logarithmic over LOG_DECADES
-    decades below the largest, so that a peak does not leave every other panel blank."""
-    values = np.concatenate([np.ravel(a)[np.isfinite(np.ravel(a))] for a in arrays] or [np.zeros(0)])
-    positive = values[values > 0]
-    if positive.size == 0:
+    """The colour scale of densities shown together: linear from 0, unless one panel's peak is
+    more than LOG_RANGE times another's (a shared linear scale would leave that one blank);
+    then logarithmic over LOG_DECADES decades below the highest peak."""
+    peaks = [float(np.max(a[np.isfinite(a)])) for a in arrays if np.isfinite(a).any()]
+    high = max(peaks, default=0.0)
+    if high <= 0:
         return Normalize(0.0, 1.0)
-    high = float(positive.max())
-    if high / float(np.median(positive)) <= LOG_RANGE:
+    low = min(peak for peak in peaks if peak > 0) if any(peak > 0 for peak in peaks) else high
+    if high / low <= LOG_RANGE:
         return Normalize(0.0, high)
     return LogNorm(high * 10.0 ** -LOG_DECADES, high, clip=True)
 

@@ -17,7 +17,8 @@ checkpoint slots = replicates that may be in progress at once)::
                              observables, so that every dimension has a name
                              (xarray.open_dataset(path, group="observables", engine="h5netcdf"));
                              /particle (n,) as well with keep_positions
-    /observables/x, y, z     hard links to /grid/x, y, z (the histogram's dimensions)
+    /observables/x, y, z, times, replicate, axis, axis2   hard links to those scales (so that
+                             the group's coordinates are in it)
     /observables/mass        (R, T)             M = Σ w_i
     /observables/mean        (R, T, d)          Σ w_i θ_i / M
     /observables/covariance  (R, T, d, d)       Σ w_i (θ_i − m)(θ_i − m)ᵀ / M
@@ -158,8 +159,9 @@ class ParticleWriter(AtomicResultFile):
         scales = {name: _scale(f, name, np.arange(size, dtype=np.int64))
                   for name, size in (("replicate", R), ("axis", d), ("axis2", d))}
         group = f.create_group("observables")
-        for axis in axes:   # hard links: a netCDF dimension lives in the group or above it
-            group[axis.name.rsplit("/", 1)[-1]] = axis
+        # hard links: a netCDF reader shows a group's coordinates only when they are in it
+        for scale in (*axes, time, *scales.values()):
+            group[scale.name.rsplit("/", 1)[-1]] = scale
         for name, shape in _observable_shapes(self.grid, R, T).items():
             ds = group.create_dataset(name, shape=shape, dtype=np.float64, chunks=(1, *shape[1:]),
                                       **filters)

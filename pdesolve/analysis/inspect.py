@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import STATUS_COMPLETE, ResultFormatError, process_alive
-from ..io.hdf5_access import open_hdf5, plain_value, read_attrs
+from ..io.hdf5_access import open_hdf5, read_attrs
 
 
 def describe(path: str | os.PathLike) -> list[str]:
@@ -39,10 +39,10 @@ def describe(path: str | os.PathLike) -> list[str]:
         label = "" if status == STATUS_COMPLETE else f"  (INCOMPLETE: {_unfinished(path, status)})"
         lines = [f"file        {path}: a result of 'pdesolve {kind}', status {status}{label}",
                  f"title       {attrs.get('title', '')}",
-                 f"case        {attrs.get('case_source')}" + _overrides(attrs.get("overrides")),
+                 f"case        {attrs.get('case_source')}" + _overrides(attrs),
                  f"written     {attrs.get('created')} by pdesolve {attrs.get('pdesolve_version')}",
                  _grid_line(read_attrs(f["grid"]))]
-        lines += _particle_lines(f, attrs) if kind == "particles" else _grid_result_lines(f)
+        lines += _particle_lines(f, attrs) if kind == "particles" else _grid_result_lines(f, attrs)
     return lines
 
 
@@ -61,9 +61,9 @@ def _unfinished(path: Path, status: str) -> str:
     return "the run did not finish: its process is gone (killed or crashed); --resume continues it"
 
 
-def _overrides(overrides) -> str:
-    items = [overrides] if isinstance(overrides, str) else list(overrides or [])
-    return "".join(f" --set {shlex.quote(item)}" for item in items if item)
+def _overrides(attrs: dict) -> str:
+    from ..config.case import recorded_overrides
+    return "".join(f" --set {shlex.quote(item)}" for item in recorded_overrides(attrs))
 
 
 def _grid_line(grid: dict) -> str:
@@ -74,7 +74,7 @@ def _grid_line(grid: dict) -> str:
     return f"grid        {cells} cells on {box} ({boundary})"
 
 
-def _grid_result_lines(f) -> list[str]:
+def _grid_result_lines(f, attrs: dict) -> list[str]:
     times = f["snapshots/time"][:]
     diagnostics = f["diagnostics"]
     rows = diagnostics["t"].shape[0] if "t" in diagnostics else 0
@@ -83,7 +83,7 @@ def _grid_result_lines(f) -> list[str]:
     if rows:
         first, last = ({name: float(ds[k]) for name, ds in diagnostics.items()} for k in (0, rows - 1))
         mass_change = (last["mass"] - first["mass"]) / first["mass"] if first["mass"] else float("nan")
-        word = "change" if not _conserves_mass(f) else "drift"
+        word = "change" if not _conserves_mass(attrs) else "drift"
         lines.append(f"last output t = {last['t']:g}, after {int(last['step'])} steps")
         lines.append(f"mass        {first['mass']:.12g} -> {last['mass']:.12g}  (relative {word} {mass_change:+.2e})")
         lines.append(f"energy      {first['energy']:.8g} -> {last['energy']:.8g}")
@@ -99,15 +99,13 @@ def _grid_result_lines(f) -> list[str]:
     return lines
 
 
-def _conserves_mass(f) -> bool:
+def _conserves_mass(attrs: dict) -> bool:
     """Whether the run's dynamics conserve mass: its case (text and overrides) read back."""
-    from ..config.case import CaseError, case_from_text
+    from ..config.case import CaseError, recorded_case
     from ..model.reactions import get_reaction
 
-    overrides = plain_value(f.attrs.get("overrides", "")) or []
     try:
-        case = case_from_text(plain_value(f.attrs.get("case_source", "case.toml")), plain_value(f.attrs["case_text"]),
-                              [overrides] if isinstance(overrides, str) else overrides)
+        case = recorded_case(attrs)
     except CaseError:
         return True
     return case.dynamics.alpha == 0 or get_reaction(case.dynamics.reaction).conserves_mass

@@ -130,14 +130,11 @@ def _grid_curves(run) -> dict:
 
 def _case_tau(run) -> float:
     """τ of the grid run's case (NaN when its case cannot be read back: no energy curve)."""
-    from ..config.case import CaseError, case_from_text
-    overrides = run.attrs.get("overrides") or []
+    from ..config.case import CaseError, recorded_case
     try:
-        case = case_from_text(run.attrs.get("case_source", "case.toml"), run.attrs.get("case_text", ""),
-                              [overrides] if isinstance(overrides, str) else overrides)
+        return recorded_case(run.attrs).dynamics.tau
     except CaseError:
         return float("nan")
-    return case.dynamics.tau
 
 
 def _grid_label(run, text: str) -> str:

@@ -253,13 +253,27 @@ def check_same_run(case: Case, overrides: Sequence[str], attrs: Mapping[str, Any
         raise CaseError(str(case.path), "--resume",
                         f"{output} was started from a different case file: line {line + 1} is "
                         f"{recorded!r} there, {given!r} here")
-    recorded = tuple(attrs.get("overrides") or ())
+    recorded = recorded_overrides(attrs)
     raw = tomllib.loads(case.text)
     if apply_overrides(raw, recorded) != apply_overrides(raw, overrides):
         def shown(items):
             return " ".join(f"--set {item}" for item in items) or "no --set overrides"
         raise CaseError(str(case.path), "--resume",
                         f"{output} was started with {shown(recorded)}, not with {shown(overrides)}")
+
+
+def recorded_overrides(attrs: Mapping[str, Any]) -> tuple[str, ...]:
+    """The --set overrides a result file records in its root attributes (``overrides``: a
+    list, or "" for none)."""
+    value = attrs.get("overrides") or ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def recorded_case(attrs: Mapping[str, Any]) -> Case:
+    """The case a result file was run from, read back from its root attributes (case text,
+    source and --set overrides); CaseError if they do not make a valid case."""
+    return case_from_text(attrs.get("case_source", "case.toml"), attrs.get("case_text", ""),
+                          recorded_overrides(attrs))
 
 
 def _parse_override_value(text: str) -> Any:

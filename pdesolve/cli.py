@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
                     "write DIR/sweep.nc, a table of each task's parameters, status and scalars.")
     sweep.add_argument("sweep", type=Path, help="TOML sweep file")
     sweep.add_argument("-o", "--output-dir", type=Path, help="sweep folder (default: SWEEP-STEM)")
-    _add_executor(sweep, "worker processes of a local Dask cluster (default: one per CPU)",
+    _add_executor(sweep, "worker processes of a local Dask cluster (default: one per CPU; at most 4 per "
+                         "CPU, and never more than the tasks left to run)",
                   "run on the Dask scheduler at ADDRESS (e.g. tcp://10.0.0.1:8786); DIR must be on a "
                   "file system every worker sees")
     sweep.add_argument("--resume", action="store_true",
@@ -365,12 +366,17 @@ def _compare(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from .config.case import CaseError
     from .io.atomic import OutputTargetError
-    from .drive.dask_cluster import DaskMissingError
+    from .drive.dask_cluster import MAX_WORKERS_PER_CPU, DaskMissingError
+    from .drive.particle_run import available_cpus
     from .sweep.engine import run_sweep
     from .sweep.spec import load_sweep
 
     try:
         workers = _count("--workers", args.workers, 1)
+        most = MAX_WORKERS_PER_CPU * available_cpus()
+        if workers is not None and workers > most:
+            raise ValueError(f"--workers: {workers} is out of range (allowed: <= {most}, {MAX_WORKERS_PER_CPU} "
+                             "per CPU: more processes only compete for the CPUs)")
         if args.resume and args.force:
             raise ValueError("--resume and --force: give one (continue the sweep, or start it over)")
         sweep = load_sweep(args.sweep)

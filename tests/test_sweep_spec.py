@@ -237,6 +237,7 @@ def test_the_cli_refuses_bad_sweeps_and_options_in_one_line_before_any_work(tmp_
     cases = [
         ((str(bad),), "s.toml: zip: the arrays of [zip] are varied together"),
         ((str(good), "--workers", "0"), "--workers: 0 is out of range (allowed: >= 1)"),
+        ((str(good), "--workers", "99999999"), "--workers: 99999999 is out of range (allowed: <= "),
         ((str(good), "--resume", "--force"), "--resume and --force: give one"),
         ((str(good), "-o", "full"), "full already holds files; use --resume to continue its sweep or --force"),
         ((str(good), "-o", "full", "--force"), "full: is not a sweep folder (no sweep.toml); refusing to empty it"),

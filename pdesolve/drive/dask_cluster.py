@@ -15,6 +15,7 @@ from ..io.atomic import OutputTargetError
 
 CONNECT_SECONDS = 10.0
 DASHBOARD_PROBE_SECONDS = 1.0
+MAX_WORKERS_PER_CPU = 4   # local worker processes beyond this many per CPU only compete for them
 
 
 class DaskMissingError(RuntimeError):

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from ..config.case import CaseError, case_from_text
 from ..io.atomic import OutputTargetError, fsync_directory, fsync_file, temporary_path
 from ..drive.dask_cluster import dashboard, dask_client, require
+from ..drive.particle_run import available_cpus
 from ..drive.signals import stop_on_signals
 from .spec import Sweep
 from .table import TABLE_NAME, write_table
@@ -169,7 +170,8 @@ def run_sweep(sweep: Sweep, outdir: Path, *, workers: int | None = None, schedul
     # from here a signal stops the sweep (raises the flag): before its tasks start, they
     # return at once as pending; the table is written either way
     with stop_on_signals() as flag, contextlib.ExitStack() as stack:
-        client, threads = stack.enter_context(dask_client(workers, scheduler)) if jobs else (None, None)
+        local = min(workers or available_cpus(), len(jobs))   # no idle worker processes
+        client, threads = stack.enter_context(dask_client(local, scheduler)) if jobs else (None, None)
         start_folder(sweep, outdir, resume=resume)
         for outcome in failed.values():
             say(f"task {sweep.tasks[outcome.index].name} fails: {outcome.reason}")

@@ -249,19 +249,23 @@ def test_incomplete_file_is_refused_unless_allowed(tmp_path):
 @pytest.mark.parametrize("interrupted", [True, False], ids=["interrupted", "killed"])
 def test_resume_returns_the_last_checkpoint_and_keeps_what_it_covers(tmp_path, interrupted):
     """ResultWriter.resume, called directly: the checkpoint comes back exactly as written,
-    the new writer holds the snapshots and diagnostics rows it covers and no more, and
-    finishing it gives a complete file at the target (the partial file is gone)."""
+    the new writer holds the snapshots and diagnostics rows it covers (a row between two
+    snapshots included) and no more, and finishing it gives a complete file at the target
+    (the partial file is gone)."""
     grid = GRIDS[2]
     times = [0.0, 0.25, 0.5]
     mu, V, rows = fake_run(grid, times)
+    between = [dict(rows[1], t=0.3), dict(rows[1], t=0.4)]
     path = tmp_path / "run.h5"
     writer = ResultWriter(path, grid, case_text=CASE_TEXT, case_source="c.toml", attrs={"title": "r"})
     for i, t in enumerate(times):
         writer.add_snapshot(t, mu[i], V[i])
         writer.add_diagnostics(rows[i])
-        if i == 1:   # the checkpoint covers two snapshots; the third one is past it
+        if i == 1:   # the checkpoint covers two snapshots and a row after them; the rest is past it
+            writer.add_diagnostics(between[0])
             state = {"t": 0.3, "steps": 17.0, "conserved_mass": 2.5, "snapshots": 2.0, "next_output": 2.0}
             writer.write_checkpoint(mu[1] * 0.5, **state)
+            writer.add_diagnostics(between[1])
     if interrupted:
         writer.suspend()
     else:   # as after kill -9: the .partial file stays where it is, not renamed, no status
@@ -273,7 +277,7 @@ def test_resume_returns_the_last_checkpoint_and_keeps_what_it_covers(tmp_path, i
         assert checkpoint == state
         assert resumed.last_snapshot().tolist() == mu[1].tolist()
         assert {name: ds[:].tolist() for name, ds in resumed.diagnostics().items()} == \
-            {name: [float(r[name]) for r in rows[:2]] for name in rows[0]}
+            {name: [float(r[name]) for r in (*rows[:2], between[0])] for name in rows[0]}
         resumed.add_snapshot(0.75, mu[2], V[2])
         resumed.add_diagnostics(rows[2])
         assert resumed.last_snapshot().tolist() == mu[2].tolist()   # the third of three

@@ -128,6 +128,7 @@ class OutputSpec:
     compression: int
     checkpoint_steps: int
     checkpoint_seconds: float
+    diagnostics_every: float | None
 
 
 @dataclass(frozen=True)
@@ -362,6 +363,7 @@ _OUTPUT = {
     "compression": Key(_integer(Range(low=0, high=9)), 4),
     "checkpoint_steps": Key(_integer(NON_NEGATIVE), 0),
     "checkpoint_seconds": Key(number(NON_NEGATIVE), 300.0),
+    "diagnostics_every": Key(number(NON_NEGATIVE)),
 }
 
 _PARTICLES = {

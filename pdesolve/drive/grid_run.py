@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -102,6 +103,9 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
               checkpoint_seconds: float = 0.0, stop: dict | None = None) -> RunSummary:
     """Integrate ``setup`` to its last output time, writing snapshots and diagnostics.
 
+    A diagnostics row is written at every snapshot and after the first step that reaches
+    each multiple of ``setup.diagnostics_every`` in between (none there when it is 0; their
+    l1_change, the L¹ change since the last snapshot at a snapshot row, is NaN).
     Starts from ``checkpoint`` (as returned by :meth:`ResultWriter.resume`) when given.
     A checkpoint is written with every snapshot, every ``checkpoint_steps`` steps and
     every ``checkpoint_seconds`` of wall time (0 disables either), and when
@@ -144,6 +148,17 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
         writer.write_checkpoint(**solver.state(), snapshots=next_output, next_output=next_output)
         checkpoints.restart()
 
+    every = setup.diagnostics_every
+    rows = {"next": next_row_time(writer.diagnostics()["t"][-1], every)}
+
+    def record_diagnostics(s: Solver, dt: float) -> None:
+        # the step onto an output time gets its row with the snapshot
+        if s.t >= rows["next"] - 1e-9 * every and s.t < float(times[next_output]):
+            row = diagnostics.collect(s, dt, None)
+            row["l1_change"] = math.nan   # a change from snapshot to snapshot: not defined between
+            writer.add_diagnostics(row)
+            rows["next"] = next_row_time(s.t, every)
+
     def show_progress(s: Solver, dt: float) -> None:
         last["dt"] = dt
         if not bars:
@@ -167,7 +182,8 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
             writer.suspend()
             raise RunInterrupted(stop["signum"], writer.path, s.t, s.steps)
 
-    observers = [Observer(show_progress), Observer(check_step_size), Observer(stop_if_signalled),
+    observers = [Observer(show_progress), Observer(check_step_size), Observer(record_diagnostics),
+                 Observer(stop_if_signalled),
                  Observer(lambda s, dt: save_checkpoint(), checkpoints)]
 
     def on_step(s: Solver, dt: float) -> None:
@@ -187,6 +203,7 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
             writer.add_snapshot(solver.t, solver.mu, solver.potential())
             writer.add_diagnostics(row)
             previous[...] = solver.mu
+            rows["next"] = next_row_time(solver.t, every)
             next_output += 1
             save_checkpoint()
     return RunSummary(
@@ -194,6 +211,12 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
         t_end=solver.t, mass_initial=first["mass"], mass_final=row["mass"],
         energy_initial=first["energy"], energy_final=row["energy"], loss_final=row.get("loss"),
         mass_conserved=not setup.problem.has_reaction or setup.problem.reaction_model.conserves_mass)
+
+
+def next_row_time(t: float, every: float) -> float:
+    """The first multiple of ``every`` after ``t``, a rounding error past ``t`` not counting
+    as after (infinity when ``every`` is 0)."""
+    return (math.floor(t / every + 1e-9) + 1) * every if every > 0 else math.inf
 
 
 def read_first_row(writer: ResultWriter) -> dict[str, float]:

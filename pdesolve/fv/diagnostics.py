@@ -44,7 +44,8 @@ def collect(solver: Solver, dt: float, previous_mu: np.ndarray | None) -> dict[s
     grid = problem.grid
     mu = solver.mu
     mass = grid.integrate(mu)
-    v = solver.potential()
+    rate = dissipation_rate(solver)
+    v = solver.potential()   # evaluated by dissipation_rate already
     e = energy(solver, mu, v)
     row = {
         "t": solver.t,
@@ -52,7 +53,7 @@ def collect(solver: Solver, dt: float, previous_mu: np.ndarray | None) -> dict[s
         "dt": float(dt),
         "mass": mass,
         "energy": e,
-        "dissipation": dissipation_rate(solver),
+        "dissipation": rate,
         "v_bar": grid.integrate(v * mu) / mass if mass > 0 else 0.0,
         "min_mu": float(mu.min()),
         "l1_change": 0.0 if previous_mu is None else grid.integrate(np.abs(mu - previous_mu)),

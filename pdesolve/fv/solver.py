@@ -123,8 +123,13 @@ class Solver:
         return self.backend.to_host(self._u).copy()
 
     def potential(self, mu: np.ndarray | None = None) -> np.ndarray:
-        """V = F + K ⋆ μ on the grid (a new array), for μ = the current density by default."""
-        flat = self._mu if mu is None else self.backend.from_host(mu)
+        """V = F + K ⋆ μ on the grid (a new array), for μ = the current density by default
+        (then evaluated only if μ changed since the last evaluation)."""
+        if mu is None:
+            with self.backend.threads():
+                self._refresh_potential()
+            return self.backend.to_host(self._v).copy()
+        flat = self.backend.from_host(mu)
         out = self.backend.empty()
         self._evaluate_potential(flat, out)
         return self.backend.to_host(out)

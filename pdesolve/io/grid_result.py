@@ -14,7 +14,9 @@ Layout of a result file (all floating-point data float64)::
     /snapshots/mu           (n, *cells)      density μ at each time
     /snapshots/V            (n, *cells)      potential V at each time (only if saved)
     /snapshots/x, y, z      hard links to /grid/x, y, z
-    /diagnostics/<name>     (m,)             one column per diagnostic (t, mass, energy, ...);
+    /diagnostics/<name>     (m,)             one column per diagnostic (t, mass, energy, ...),
+                                             one row at each snapshot time and every
+                                             [output] diagnostics_every in between;
                                              if a column "t" exists it is the dimension scale
                                              of the others
     /summary                attrs: end-of-run summary (written by finish)
@@ -70,7 +72,7 @@ from ..model.grid import AXIS_NAMES, Grid
 from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, write_grid
 from .hdf5_access import open_hdf5, plain_value, read_attrs
 
-CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output")
+CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output", "diagnostics_rows")
 _TIME_CHUNK = 256
 _DIAGNOSTICS_CHUNK = 1024
 
@@ -101,6 +103,7 @@ class ResultWriter(AtomicResultFile):
         self.grid = grid
         self.save_potential = save_potential
         self._diagnostic_names: tuple[str, ...] | None = None
+        self._pending_rows: list[list[float]] = []
         super().__init__(path, case_text=case_text, case_source=case_source, attrs=attrs,
                          compression=compression, force=force)
 
@@ -144,6 +147,7 @@ class ResultWriter(AtomicResultFile):
             if np.shape(V) != shape:
                 raise ValueError(f"V has shape {np.shape(V)}, grid has shape {shape}")
             arrays["V"] = V
+        self._write_pending_rows()
         n = snaps["time"].shape[0]
         # time last: its length counts the snapshots that were written completely
         for name, values in arrays.items():
@@ -155,12 +159,29 @@ class ResultWriter(AtomicResultFile):
         self._file.flush()
 
     def add_diagnostics(self, row: Mapping[str, float]) -> None:
-        """Append one row of diagnostics; the first row fixes the column names."""
+        """Append one row of diagnostics; the first row fixes the column names.  Rows are
+        held in memory until the next snapshot, checkpoint or close writes them."""
+        if self._diagnostic_names is not None and set(row) != set(self._diagnostic_names):
+            raise ValueError(f"diagnostics row has keys {sorted(row)}, "
+                             f"expected {sorted(self._diagnostic_names)}")
+        if self._diagnostic_names is None:
+            self._append_rows({name: np.array([value], dtype=np.float64) for name, value in row.items()})
+        else:
+            self._pending_rows.append([float(row[name]) for name in self._diagnostic_names])
+
+    def _write_pending_rows(self) -> None:
+        if self._pending_rows:
+            table = np.array(self._pending_rows, dtype=np.float64)
+            self._pending_rows = []
+            self._append_rows({name: table[:, j] for j, name in enumerate(self._diagnostic_names)})
+
+    def _append_rows(self, columns: Mapping[str, np.ndarray]) -> None:
+        """Append equally long ``columns`` (name -> values) to /diagnostics."""
         group = self._require_open()["diagnostics"]
         if self._diagnostic_names is None:
-            if not row:
+            if not columns:
                 raise ValueError("a diagnostics row needs at least one column")
-            self._diagnostic_names = tuple(row)
+            self._diagnostic_names = tuple(columns)
             for name in self._diagnostic_names:
                 group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=np.float64,
                                      chunks=(_DIAGNOSTICS_CHUNK,))
@@ -169,18 +190,23 @@ class ResultWriter(AtomicResultFile):
                 for name in self._diagnostic_names:
                     if name != "t":
                         group[name].dims[0].attach_scale(group["t"])
-        elif set(row) != set(self._diagnostic_names):
-            raise ValueError(f"diagnostics row has keys {sorted(row)}, "
-                             f"expected {sorted(self._diagnostic_names)}")
         m = group[self._diagnostic_names[0]].shape[0]
+        added = len(next(iter(columns.values())))
         for name in self._diagnostic_names:
             ds = group[name]
-            ds.resize((m + 1,))
-            ds[m] = float(row[name])
-        self._file.flush()
+            ds.resize((m + added,))
+            ds[m:] = columns[name]
+
+    def diagnostics_rows(self) -> int:
+        """Number of diagnostics rows added so far."""
+        if self._diagnostic_names is None:
+            return 0
+        written = self._require_open()["diagnostics"][self._diagnostic_names[0]].shape[0]
+        return written + len(self._pending_rows)
 
     def diagnostics(self) -> dict[str, h5py.Dataset]:
         """The diagnostics columns written so far (datasets of the open file)."""
+        self._write_pending_rows()
         return dict(self._require_open()["diagnostics"].items())
 
     def last_snapshot(self) -> np.ndarray:
@@ -188,16 +214,20 @@ class ResultWriter(AtomicResultFile):
         return self._require_open()["snapshots/mu"][-1]
 
     def write_checkpoint(self, mu: np.ndarray, **state: float) -> None:
-        """Store μ and the scalars ``state`` (names in CHECKPOINT_SCALARS) in /checkpoint,
-        replacing the last one, and flush.
+        """Store μ, the scalars ``state`` (names in CHECKPOINT_SCALARS) and the number of
+        diagnostics rows added so far in /checkpoint, replacing the last one, and flush.
 
         The first checkpoint also switches the file to HDF5 single-writer/multiple-reader
         mode and gives it its ``.partial`` name: from then on the file on disk stays
         readable (``h5py.File(path, "r", swmr=True)``) even if the process is killed.
         """
         f = self._require_open()
+        if self._pending_rows:
+            self._write_pending_rows()
+            f.flush()   # the rows reach the file before the count that covers them
         group = f["checkpoint"]
         group["mu"][...] = mu
+        state["diagnostics_rows"] = self.diagnostics_rows()
         for key, value in state.items():
             group[key][()] = value
         self._stamp_wall_time()
@@ -205,6 +235,11 @@ class ResultWriter(AtomicResultFile):
             raise RuntimeError("write a diagnostics row before the first checkpoint")
         self._go_live()
         f.flush()
+
+    def _close_with_status(self, status: str, summary: Mapping[str, Any] | None) -> None:
+        if self._file is not None:
+            self._write_pending_rows()
+        super()._close_with_status(status, summary)
 
     @classmethod
     def resume(cls, path: str | os.PathLike, check=None, **options: Any) -> tuple[ResultWriter, dict]:
@@ -226,14 +261,17 @@ class ResultWriter(AtomicResultFile):
     def _copy_progress(self, old: h5py.File) -> dict:
         """Copy the snapshots and diagnostics rows the checkpoint of ``old`` covers, then the
         checkpoint; return it."""
-        checkpoint = {"mu": old["checkpoint/mu"][...]}
-        checkpoint.update({name: float(old["checkpoint"][name][()]) for name in CHECKPOINT_SCALARS})
+        stored = old["checkpoint"]
+        checkpoint = {"mu": stored["mu"][...]}
+        checkpoint.update({name: float(stored[name][()]) for name in CHECKPOINT_SCALARS if name in stored})
         kept = int(checkpoint["snapshots"])
+        # files of pdesolve 0.1 have a row at each snapshot only, and no diagnostics_rows
+        checkpoint.setdefault("diagnostics_rows", float(kept))
         snaps = old["snapshots"]
-        columns = {name: ds[:kept] for name, ds in old["diagnostics"].items()}
         for i in range(kept):
             self.add_snapshot(float(snaps["time"][i]), snaps["mu"][i], snaps["V"][i] if "V" in snaps else None)
-            self.add_diagnostics({name: float(values[i]) for name, values in columns.items()})
+        rows = int(checkpoint.pop("diagnostics_rows"))
+        self._append_rows({name: ds[:rows] for name, ds in old["diagnostics"].items()})
         self.write_checkpoint(**checkpoint)   # the first one: fsynced before it goes live
         return checkpoint
 

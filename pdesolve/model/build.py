@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config.case import Case, CaseError, GridSpec, TimeSpec
+from ..config.case import Case, CaseError, GridSpec, OutputSpec, TimeSpec
 from .grid import Grid
 from .initial import initial_density_from_spec
 from .interaction import NoInteraction, interaction_from_spec
@@ -23,6 +23,7 @@ class Setup:
     scheme: Scheme
     mu0: np.ndarray
     output_times: np.ndarray
+    diagnostics_every: float = 0.0   # time between diagnostics rows (0: at the snapshots only)
 
 
 def build_grid(spec: GridSpec) -> Grid:
@@ -36,6 +37,17 @@ def output_times(spec: TimeSpec) -> np.ndarray:
     if spec.times:
         return np.unique(np.concatenate(([0.0], spec.times, [spec.t_end])))
     return np.linspace(0.0, spec.t_end, spec.outputs + 1)
+
+
+DIAGNOSTICS_ROWS = 100  # default number of diagnostics rows over a run, besides the snapshots
+
+
+def diagnostics_every(output: OutputSpec, time: TimeSpec) -> float:
+    """Time between diagnostics rows: ``output.diagnostics_every``, by default
+    t_end / DIAGNOSTICS_ROWS; 0 records rows at the snapshot times only."""
+    if output.diagnostics_every is None:
+        return time.t_end / DIAGNOSTICS_ROWS
+    return output.diagnostics_every
 
 
 def _built(source: str, key: str, make):
@@ -82,4 +94,5 @@ def build_setup(case: Case) -> Setup:
                     integrator=scheme_spec.integrator, splitting=scheme_spec.splitting,
                     cfl=time_spec.cfl, dt=time_spec.dt, max_steps=time_spec.max_steps,
                     backend=scheme_spec.backend)
-    return Setup(grid, potential, problem, scheme, mu0, output_times(time_spec))
+    return Setup(grid, potential, problem, scheme, mu0, output_times(time_spec),
+                 diagnostics_every(case.output, time_spec))

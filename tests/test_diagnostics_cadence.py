@@ -1,0 +1,78 @@
+"""``output.diagnostics_every``: diagnostics rows between the snapshots, at a cadence of their
+own, that leave the run itself untouched (#17 item 5)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pdesolve.config.case import CaseError, case_from_text
+from pdesolve.drive.grid_run import run_case
+from pdesolve.io.grid_result import read_result
+
+CASE = """
+[grid]
+lower = [-2.0]
+upper = [2.0]
+cells = [48]
+[potential]
+kind = "quadratic"
+[interaction]
+kind = "gaussian"
+width = 0.5
+strength = -0.5
+[dynamics]
+alpha = 1.0
+[initial]
+mean = [0.4]
+std = 0.5
+[time]
+t_end = 1.0
+outputs = 2
+"""
+
+
+def run(tmp_path, name, *overrides):
+    case = case_from_text(tmp_path / "case.toml", CASE, overrides)
+    run_case(case, tmp_path / f"{name}.h5", progress=False)
+    return read_result(tmp_path / f"{name}.h5")
+
+
+def test_rows_fall_on_the_first_step_at_each_multiple_and_at_the_snapshots(tmp_path):
+    """Fixed Δt = 0.01, rows every 0.1: one row per tenth of the run (rounding of the
+    accumulated t does not push a row to the next step), the snapshot rows among them."""
+    fixed = run(tmp_path, "fixed", "time.dt=0.01", "output.diagnostics_every=0.1")
+    t = fixed.diagnostics["t"]
+    np.testing.assert_allclose(t, np.linspace(0.0, 1.0, 11), rtol=0, atol=1e-12)
+    assert fixed.diagnostics["step"].tolist() == [10.0 * k for k in range(11)]
+    assert set(fixed.times.tolist()) <= set(t.tolist())
+    at_snapshots = np.isin(t, fixed.times)
+    change = fixed.diagnostics["l1_change"]
+    assert np.all(np.isnan(change[~at_snapshots])) and np.all(change[at_snapshots][1:] > 0)
+
+
+def test_by_default_a_hundred_rows_and_zero_means_the_snapshots_only(tmp_path):
+    dense = run(tmp_path, "dense", "time.dt=0.002")
+    assert len(dense.diagnostics["t"]) == 101
+    assert np.all(np.diff(dense.diagnostics["t"]) > 0)
+    sparse = run(tmp_path, "sparse", "time.dt=0.002", "output.diagnostics_every=0")
+    assert sparse.diagnostics["t"].tolist() == sparse.times.tolist() == [0.0, 0.5, 1.0]
+    # the snapshot rows are the same numbers either way
+    at_snapshots = np.isin(dense.diagnostics["t"], dense.times)
+    for name, values in sparse.diagnostics.items():
+        np.testing.assert_array_equal(dense.diagnostics[name][at_snapshots], values, err_msg=name)
+
+
+def test_rows_change_nothing_in_the_run(tmp_path):
+    """With an interaction (V cached between the rows and the steps) and the adaptive Δt:
+    every snapshot of μ and V is bit for bit the same with rows at every step or none."""
+    every_step = run(tmp_path, "every", "output.diagnostics_every=1e-6")
+    none = run(tmp_path, "none", "output.diagnostics_every=0")
+    assert len(every_step.diagnostics["t"]) == every_step.summary["steps"] + 1
+    assert np.array_equal(every_step.mu, none.mu) and np.array_equal(every_step.V, none.V)
+    energy = every_step.diagnostics["energy"]
+    assert np.all(np.diff(energy) <= 1e-12 * abs(energy[0]))   # balanced flow: E decays row by row
+
+
+def test_a_negative_cadence_is_refused(tmp_path):
+    with pytest.raises(CaseError, match=r"output\.diagnostics_every"):
+        case_from_text(tmp_path / "case.toml", CASE, ("output.diagnostics_every=-1",))

@@ -12,9 +12,12 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .analysis.figures import PlotOptions
 
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
@@ -116,16 +119,27 @@ def _parser() -> argparse.ArgumentParser:
                                            "partial file), or the tasks of a sweep folder.")
     info.add_argument("result", type=Path, help="HDF5 file of 'pdesolve run' or 'particles', or a sweep folder")
 
-    plot = commands.add_parser("plot", help="PNG figures of a result file or a sweep folder",
-                               description="Write snapshots.png, diagnostics.png and potential.png of "
-                                           "a result file; or, for a sweep folder, one figure per "
-                                           "scalar of its sweep.nc against the swept parameters.")
+    plot = commands.add_parser("plot", help="figures of a result file or a sweep folder",
+                               description="Write snapshots, diagnostics and potential figures of a grid "
+                                           "result (3-D: also marginals; exact: the error against the "
+                                           "exact solution where the case has one), the observables and "
+                                           "histogram of a particle result, or, for a sweep folder, one "
+                                           "figure per scalar of its sweep.nc against the swept parameters.")
     plot.add_argument("result", type=Path, help="HDF5 file written by 'pdesolve run', or a folder "
                                                 "written by 'pdesolve sweep'")
     plot.add_argument("-o", "--output-dir", type=Path,
                       help="directory for the PNGs (default: RESULT-STEM_plots beside the file)")
     plot.add_argument("--against", type=Path, metavar="GRID.h5",
                       help="for a particle result: the grid run of the same case, drawn with it")
+    plot.add_argument("--times", metavar="T1,T2,...",
+                      help="snapshot times to show (the nearest stored one each; default: all in 1-D, "
+                           "6 in 2-D, 3 in 3-D, evenly spaced)")
+    plot.add_argument("--scale", metavar="auto|linear|log",
+                      help="colour (1-D: vertical) scale of densities; auto (default) is linear unless "
+                           "the panels' peaks differ more than 100-fold")
+    plot.add_argument("--vmax", metavar="V", help="top of the density scale (default: the highest value shown)")
+    plot.add_argument("--format", metavar="png|pdf|svg", help="file format of the figures (default: png)")
+    plot.add_argument("--dpi", metavar="N", help="resolution of the figures (default: 110)")
     return parser
 
 
@@ -416,7 +430,32 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _result_plotter(path: Path, against: Path | None) -> Callable[[Path, Path], list[Path]]:
+def _plot_options(args: argparse.Namespace) -> PlotOptions:
+    """The figure options given on the command line; ValueError with a one-line reason."""
+    from .analysis.figures import PlotOptions
+
+    def number(option: str, text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{option}: expected a number, got {text!r}") from None
+
+    given = {}
+    if args.times is not None:
+        given["times"] = tuple(number("--times", t) for t in args.times.split(",")) if args.times.strip() else ()
+        if not given["times"]:
+            raise ValueError("--times: expected a comma-separated list of times, got nothing")
+    if args.vmax is not None:
+        given["vmax"] = number("--vmax", args.vmax)
+    if args.dpi is not None:
+        given["dpi"] = _count("--dpi", args.dpi, 1)
+    for option in ("scale", "format"):
+        if getattr(args, option) is not None:
+            given[option] = getattr(args, option)
+    return PlotOptions(**given)
+
+
+def _result_plotter(path: Path, against: Path | None, options: PlotOptions) -> Callable[[Path, Path], list[Path]]:
     """How to draw the result file ``path``: a grid run, or particles (with the grid run
     ``against``); a run that did not finish is drawn as far as it got, labelled incomplete."""
     from .analysis.plotting import plot_result
@@ -426,10 +465,10 @@ def _result_plotter(path: Path, against: Path | None) -> Callable[[Path, Path], 
         kind = plain_value(f.attrs.get("kind", "run"))
     if kind == "particles":
         from .analysis.particle_plot import plot_particles
-        return lambda result, outdir: plot_particles(result, outdir, against)
+        return lambda result, outdir: plot_particles(result, outdir, against, options)
     if against is not None:
         raise ValueError(f"--against: {path} is a grid result; --against goes with a particle result")
-    return lambda result, outdir: plot_result(result, outdir, allow_incomplete=True)
+    return lambda result, outdir: plot_result(result, outdir, allow_incomplete=True, options=options)
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -438,6 +477,10 @@ def _plot(args: argparse.Namespace) -> int:
     named = args.result if args.result.name not in ("", "..") else args.result.resolve()   # "." has no name
     stem = named.name.lstrip(".").split(".h5.")[0] if named.name.endswith(".partial") else named.stem
     outdir = args.output_dir or named.with_name(f"{stem}_plots")
+    try:
+        options = _plot_options(args)
+    except ValueError as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
     try:
         if args.result.is_dir():
             from .analysis.sweep_plot import plot_sweep
@@ -448,9 +491,10 @@ def _plot(args: argparse.Namespace) -> int:
             if args.against is not None:
                 return _fail("--against: draws a grid run next to a particle result, not next to a sweep",
                              EXIT_BAD_INPUT)
-            plot = plot_sweep
+            def plot(folder, outdir):
+                return plot_sweep(folder, outdir, options)
         else:
-            plot = _result_plotter(args.result, args.against)
+            plot = _result_plotter(args.result, args.against, options)
         written = plot(args.result, outdir)
     except FileNotFoundError as err:   # the result, or the --against file: open_hdf5 names it
         return _fail(str(err) if str(err).endswith(": no such file") else f"{args.result}: no such file",

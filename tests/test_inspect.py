@@ -124,7 +124,8 @@ def test_a_killed_run_can_be_inspected_and_plotted_labelled_incomplete(tmp_path,
     code, text, err = run(capsys, "plot", partial)
     assert code == 0, err
     folder = tmp_path / "k_plots"
-    assert sorted(p.name for p in folder.iterdir()) == ["diagnostics.png", "potential.png", "snapshots.png"]
+    assert sorted(p.name for p in folder.iterdir()) == ["diagnostics.png", "exact.png", "potential.png",
+                                                        "snapshots.png"]
     from pdesolve.analysis.plotting import plot_result
     from pdesolve.io.atomic import ResultFormatError
     with pytest.raises(ResultFormatError, match="incomplete"):
@@ -147,7 +148,7 @@ def test_the_plot_hint_names_pdesolve_as_it_can_be_typed(monkeypatch, tmp_path):
 
 
 def test_the_title_of_a_run_that_did_not_finish_says_so():
-    from pdesolve.analysis.plotting import result_title
+    from pdesolve.analysis.figures import result_title
     assert result_title({"title": "T", "status": "complete"}) == "T"
     assert result_title({"title": "T", "status": "running"}) == "T [INCOMPLETE: status 'running']"
     assert result_title({"status": "interrupted"}) == "[INCOMPLETE: status 'interrupted']"

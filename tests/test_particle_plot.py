@@ -98,3 +98,17 @@ def test_a_particle_file_opens_in_xarray_with_named_dimensions(runs):
     np.testing.assert_array_equal(observables.mass.sel(times=0.2).values, result.mass[:, -1])  # coordinates
     root = xarray.open_dataset(particles, engine="h5netcdf")
     assert root.positions.dims == ("replicate", "times", "particle", "axis")
+
+
+def test_particle_figures_take_the_scale_and_format_and_refuse_times(runs, tmp_path):
+    from pdesolve.analysis.figures import PlotOptions
+    from pdesolve.analysis.particle_plot import plot_particles
+    particles, grid = runs["2d"]
+    figure, _ = particle_figures(particles, against=grid, options=PlotOptions(scale="log", vmax=3.0))["histogram"]
+    images = [ax.get_images()[0] for ax in figure.axes if ax.get_images()]
+    assert len(images) == 2 and all(image.norm.__class__.__name__ == "LogNorm" and image.norm.vmax == 3.0
+                                    for image in images)
+    written = plot_particles(particles, tmp_path, options=PlotOptions(format="svg"))
+    assert [p.suffix for p in written] == [".svg"] * 3
+    with pytest.raises(ValueError, match="--times: chooses snapshots of a grid result"):
+        particle_figures(particles, options=PlotOptions(times=(0.1,)))

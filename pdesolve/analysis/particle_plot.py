@@ -25,24 +25,26 @@ from matplotlib.figure import Figure
 from ..io.atomic import ResultFormatError
 from ..io.grid_result import read_result
 from ..io.particle_result import read_particles
-from ..model.grid import AXIS_NAMES
-from .plotting import DENSITY_CMAP, _image, _save, _title, density_norm, result_title
+from .figures import DENSITY_CMAP, PlotOptions, axis_names, density_image, density_norm, result_title, save, titled
 
 MAX_REPLICATE_LINES = 50
 
 
 def plot_particles(path: str | os.PathLike, outdir: str | os.PathLike,
-                   against: str | os.PathLike | None = None) -> list[Path]:
+                   against: str | os.PathLike | None = None, options: PlotOptions = PlotOptions()) -> list[Path]:
     """Write the figures of the particle result ``path`` into ``outdir``; the paths written."""
-    figures = particle_figures(path, against)
+    figures = particle_figures(path, against, options)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    return [_save(figure, title, outdir / f"{name}.png") for name, (figure, title) in figures.items()]
+    return [save(figure, title, outdir, name, options) for name, (figure, title) in figures.items()]
 
 
-def particle_figures(path: str | os.PathLike, against: str | os.PathLike | None = None
-                     ) -> dict[str, tuple[Figure, str]]:
-    """The figures of :func:`plot_particles` with their titles, by name."""
+def particle_figures(path: str | os.PathLike, against: str | os.PathLike | None = None,
+                     options: PlotOptions = PlotOptions()) -> dict[str, tuple[Figure, str]]:
+    """The figures of :func:`plot_particles` with their titles, by name (``options.scale`` and
+    ``vmax`` apply to the histogram images; ``times`` is for grid results and refused)."""
+    if options.times is not None:
+        raise ValueError("--times: chooses snapshots of a grid result; a particle result is drawn at its last output")
     result = read_particles(path, allow_incomplete=True)
     grid_run = None
     if against is not None:
@@ -61,12 +63,13 @@ def particle_figures(path: str | os.PathLike, against: str | os.PathLike | None 
     label = f"{int(complete.sum())} replicates of n = {result.attrs.get('n')}"
     if not complete.all():
         label += f" (the {int((~complete).sum())} others have not reached t = {result.times[count - 1]:.4g})"
-    figures = {"observables": (_observables(result, count, complete, grid_run),
-                               _title(case_title, f"observables, {label}")),
-               "histogram": (_histogram(result, count, complete, grid_run),
-                             _title(case_title, f"particle density at t = {result.times[count - 1]:.4g}, {label}"))}
+    names = axis_names(result.attrs, result.grid.ndim)
+    figures = {"observables": (_observables(result, count, complete, grid_run, names),
+                               titled(case_title, f"observables, {label}")),
+               "histogram": (_histogram(result, count, complete, grid_run, names, options),
+                             titled(case_title, f"particle density at t = {result.times[count - 1]:.4g}, {label}"))}
     if result.positions is not None:
-        figures["positions"] = (_positions(result, count), _title(case_title, "positions of replicate 0"))
+        figures["positions"] = (_positions(result, count, names), titled(case_title, "positions of replicate 0"))
     return figures
 
 
@@ -81,14 +84,14 @@ def _band(ax, t: np.ndarray, values: np.ndarray, colour: str, label: str) -> Non
         ax.fill_between(t, mean - spread, mean + spread, color=colour, alpha=0.25, label="± 1 s.d.")
 
 
-def _observables(result, count: int, complete: np.ndarray, grid_run) -> Figure:
+def _observables(result, count: int, complete: np.ndarray, grid_run, names) -> Figure:
     d = result.grid.ndim
     t = result.times[:count]
     panels = [("mass M", result.mass[complete, :count], None)]
     for a in range(d):
-        panels.append((f"mean of {AXIS_NAMES[a]}", result.mean[complete, :count, a], ("mean", a)))
+        panels.append((f"mean of {names[a]}", result.mean[complete, :count, a], ("mean", a)))
     for a in range(d):
-        panels.append((f"variance of {AXIS_NAMES[a]}", result.covariance[complete, :count, a, a], ("variance", a)))
+        panels.append((f"variance of {names[a]}", result.covariance[complete, :count, a, a], ("variance", a)))
     panels.append(("energy E (no entropy term)", result.energy[complete, :count], "energy"))
     columns = min(len(panels), 3)
     rows = -(-len(panels) // columns)
@@ -147,7 +150,7 @@ def _nearest_snapshot(run, t: float) -> int:
     return int(np.argmin(np.abs(run.times - t)))
 
 
-def _histogram(result, count: int, complete: np.ndarray, grid_run) -> Figure:
+def _histogram(result, count: int, complete: np.ndarray, grid_run, names, options: PlotOptions) -> Figure:
     grid = result.grid
     t = result.times[count - 1]
     densities = result.histogram[complete, count - 1]
@@ -164,7 +167,11 @@ def _histogram(result, count: int, complete: np.ndarray, grid_run) -> Figure:
         if grid_run is not None:
             k = _nearest_snapshot(grid_run, t)
             ax.plot(x, grid_run.mu[k], "k--", label=_grid_label(grid_run, f"grid μ at t = {grid_run.times[k]:.4g}"))
-        ax.set_xlabel(AXIS_NAMES[0])
+        if options.scale == "log":
+            ax.set_yscale("log", nonpositive="mask")
+        if options.vmax is not None:
+            ax.set_ylim(top=options.vmax)
+        ax.set_xlabel(names[0])
         ax.set_ylabel("density")
         ax.legend(fontsize="small")
         return figure
@@ -174,10 +181,10 @@ def _histogram(result, count: int, complete: np.ndarray, grid_run) -> Figure:
         images.append((_grid_label(grid_run, f"grid μ at t = {grid_run.times[k]:.4g}"), _first_two(grid_run.mu[k], grid)))
     figure = Figure(figsize=(4.6 * len(images) + 1.0, 4.0), layout="constrained")
     axes = figure.subplots(1, len(images), squeeze=False).ravel()
-    norm = density_norm([image for _, image in images])
+    norm = density_norm([image for _, image in images], options)
     for ax, (name, image) in zip(axes, images):
-        shown = _image(ax, grid, image, 0, 1, norm, DENSITY_CMAP)
-        ax.set_title(name + (" (projected on x, y)" if grid.ndim == 3 else ""))
+        shown = density_image(ax, grid, image, 0, 1, norm, DENSITY_CMAP, names)
+        ax.set_title(name + (f" (projected on {names[0]}, {names[1]})" if grid.ndim == 3 else ""))
     figure.colorbar(shown, ax=list(axes), label="density")
     return figure
 
@@ -187,7 +194,7 @@ def _first_two(density: np.ndarray, grid) -> np.ndarray:
     return density if grid.ndim == 2 else density.sum(axis=2) * grid.spacing[2]
 
 
-def _positions(result, count: int) -> Figure:
+def _positions(result, count: int, names) -> Figure:
     grid = result.grid
     first, last = result.positions[0, 0], result.positions[0, count - 1]
     figure = Figure(figsize=(9, 4), layout="constrained")
@@ -200,7 +207,7 @@ def _positions(result, count: int) -> Figure:
             ax.plot(points[:, 0], points[:, 1], ".", markersize=2, alpha=0.5)
             ax.set_xlim(grid.lower[0], grid.upper[0])
             ax.set_ylim(grid.lower[1], grid.upper[1])
-            ax.set_ylabel(AXIS_NAMES[1])
-        ax.set_xlabel(AXIS_NAMES[0])
+            ax.set_ylabel(names[1])
+        ax.set_xlabel(names[0])
         ax.set_title(f"t = {t:.4g}, n = {points.shape[0]}")
     return figure

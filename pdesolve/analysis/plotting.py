@@ -1,191 +1,177 @@
-"""Figures of a result file: density snapshots, diagnostics and the final potential.
+"""Figures of a grid result file: density snapshots, 3-D marginals, diagnostics, the final
+potential, and the error against the exact solution where the case has one.
 
-Figures are built on `matplotlib.figure.Figure` with the Agg canvas directly, so no
-pyplot state is created or shared between calls. Only the snapshots a figure shows
-are read from the file.
+Only the snapshots a figure shows are read from the file (all of them for the error
+against the exact solution).  Shared pieces (options, colour scales, saving) are in
+:mod:`pdesolve.analysis.figures`.
 """
 from __future__ import annotations
 
 import os
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
-from matplotlib.colors import LogNorm, Normalize
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from ..model.grid import AXIS_NAMES, Grid
-from ..io.atomic import STATUS_COMPLETE
+from ..config.case import CaseError, recorded_case
 from ..io.grid_result import open_result, read_attrs, read_diagnostics, read_grid, snapshot_count
+from ..model.grid import Grid
+from .exact import GaussianFlow, exact_flow_of_case
+from .figures import (DENSITY_CMAP, POTENTIAL_CMAP, PlotOptions, axis_names, chosen_times,
+                      density_image, density_norm, result_title, save, titled, value_norm)
 
-MAX_2D_PANELS = 6
-DENSITY_CMAP = "viridis"
-POTENTIAL_CMAP = "coolwarm"
-DPI = 110
-LOG_RANGE = 100.0       # panels whose peaks differ by more than this share a log colour scale
-LOG_DECADES = 4         # decades shown below the peak on a log scale
-MAX_ASPECT = 4.0
-TITLE_CHARACTERS_PER_INCH = 11   # of the default 12 pt title font
+MAX_2D_PANELS = 6       # snapshots shown by default in 2-D
+MAX_3D_ROWS = 3         # ... and in 3-D (one row of three slices each)
+MAX_PANELS = 12         # the most --times may ask for in 2-D and 3-D
 
 
-def plot_result(path: str | os.PathLike, outdir: str | os.PathLike, *,
-                allow_incomplete: bool = False) -> list[Path]:
-    """Write snapshots.png, diagnostics.png and potential.png for a result file.
-
-    A figure is skipped when its data are absent (no snapshots, no diagnostics of the
-    kinds plotted, potential not saved). With ``allow_incomplete``, the result of a run that
-    did not finish (interrupted, failed, or a running or killed run's partial file, opened
-    read-only in SWMR mode) is plotted as far as it got, its titles saying so.  Returns the
-    paths written.
-    """
+def plot_result(path: str | os.PathLike, outdir: str | os.PathLike, *, allow_incomplete: bool = False,
+                options: PlotOptions = PlotOptions()) -> list[Path]:
+    """Write the figures of :func:`result_figures` for a result file into ``outdir``, as
+    NAME.FORMAT; return the paths written."""
+    figures = result_figures(path, allow_incomplete=allow_incomplete, options=options)
     outdir = Path(outdir)
-    written = []
+    outdir.mkdir(parents=True, exist_ok=True)  # only once the file is known to be a result
+    return [save(figure, title, outdir, name, options) for name, (figure, title) in figures.items()]
+
+
+def result_figures(path: str | os.PathLike, *, allow_incomplete: bool = False,
+                   options: PlotOptions = PlotOptions()) -> dict[str, tuple[Figure, str]]:
+    """{name: (figure, title)} of a result file: ``snapshots`` (μ at the chosen times; 3-D:
+    slices through the centre of mass), ``marginals`` (3-D: the three 2-D marginals),
+    ``potential`` (V at the last snapshot, when saved), ``diagnostics`` (energy, mass drift,
+    dissipation, loss against t) and ``exact`` (the L¹ error against the case's exact
+    solution, when it has one; 1-D snapshots then show the exact solution dashed).
+
+    A figure is left out when its data are absent.  With ``allow_incomplete``, the result of
+    a run that did not finish (interrupted, failed, or a running or killed run's partial
+    file, opened read-only in SWMR mode) is drawn as far as it got, its titles saying so.
+    ValueError when ``options.times`` asks for times the file does not hold.
+    """
+    figures = {}
     with open_result(path, allow_incomplete=allow_incomplete) as f:
-        outdir.mkdir(parents=True, exist_ok=True)  # only once the file is known to be a result
         grid = read_grid(f)
-        title = result_title(read_attrs(f))
+        attrs = read_attrs(f)
+        title = result_title(attrs)
+        names = axis_names(attrs, grid.ndim)
+        flow = _exact_flow(attrs)
         n = snapshot_count(f)
         times = f["snapshots/time"][:n]
         if n > 0:
-            figure = _snapshots_figure(grid, times, f["snapshots/mu"])
-            written.append(_save(figure, _title(title, "density μ"), outdir / "snapshots.png"))
+            default = {1: None, 2: MAX_2D_PANELS, 3: MAX_3D_ROWS}[grid.ndim]
+            chosen = chosen_times(times, options.times, default, str(path), MAX_PANELS if grid.ndim > 1 else None)
+            mu = f["snapshots/mu"][chosen]
+            shown = times[chosen]
+            figures["snapshots"] = (_snapshots_figure(grid, shown, mu, names, options, flow),
+                                    titled(title, "density μ"))
+            if grid.ndim == 3:
+                figures["marginals"] = (_marginals_figure(grid, shown, mu, names, options),
+                                        titled(title, "marginal densities of μ"))
             if "V" in f["snapshots"]:
-                figure = _potential_figure(grid, f["snapshots/V"][n - 1])
-                written.append(_save(figure, _title(title, f"potential V at t = {times[-1]:.4g}"),
-                                     outdir / "potential.png"))
-        figure = _diagnostics_figure(read_diagnostics(f))
-        if figure is not None:
-            written.append(_save(figure, _title(title, "diagnostics"), outdir / "diagnostics.png"))
-    return written
+                figures["potential"] = (_potential_figure(grid, f["snapshots/V"][n - 1], names),
+                                        titled(title, f"potential V at t = {times[-1]:.4g}"))
+        diagnostics = _diagnostics_figure(read_diagnostics(f))
+        if diagnostics is not None:
+            figures["diagnostics"] = (diagnostics, titled(title, "diagnostics"))
+        if flow is not None and n > 0:
+            figures["exact"] = (_exact_error_figure(grid, times, f["snapshots/mu"], flow),
+                                titled(title, "relative L¹ distance to the exact solution"))
+    return figures
 
 
-def result_title(attrs: dict) -> str | None:
-    """The case title of a result's root attributes, marked when the run did not finish."""
-    title = attrs.get("title")
-    if attrs.get("status") == STATUS_COMPLETE:
-        return title
-    return f"{title or ''} [INCOMPLETE: status {attrs.get('status')!r}]".strip()
+def _exact_flow(attrs: dict) -> GaussianFlow | None:
+    """The exact solution of the case the file records, if it has one."""
+    try:
+        return exact_flow_of_case(recorded_case(attrs))
+    except CaseError:
+        return None
 
 
-def _title(case_title: str | None, what: str) -> str:
-    return f"{case_title}: {what}" if case_title else what
+PLANES = ((2, (0, 1)), (1, (0, 2)), (0, (1, 2)))   # (fixed axis, (horizontal, vertical)): xy, xz, yz
 
 
-def _save(figure: Figure, title: str, path: Path) -> Path:
-    """Title ``figure`` (wrapped to its width: about TITLE_CHARACTERS_PER_INCH per inch) and
-    write it to ``path``."""
-    width = max(30, int(figure.get_figwidth() * TITLE_CHARACTERS_PER_INCH))
-    figure.suptitle(textwrap.fill(title, width))
-    FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=DPI)
-    return path
-
-
-def evenly_chosen(n: int, k: int) -> list[int]:
-    """At most k distinct indices of range(n), evenly spaced, first and last included."""
-    return sorted({int(i) for i in np.rint(np.linspace(0, n - 1, min(n, k)))})
-
-
-def _norm(arrays: Sequence[np.ndarray]) -> Normalize:
-    """Colour scale spanning the finite values of all arrays."""
-    finite = [a[np.isfinite(a)] for a in arrays]
-    values = np.concatenate([v.ravel() for v in finite]) if finite else np.zeros(0)
-    if values.size == 0:
-        return Normalize(0.0, 1.0)
-    low, high = float(values.min()), float(values.max())
-    if high <= low:
-        high = low + max(abs(low), 1.0) * 1e-6
-    return Normalize(low, high)
-
-
-def density_norm(arrays: Sequence[np.ndarray]) -> Normalize:
-    """The colour scale of densities shown together: linear from 0, unless one panel's peak is
-    more than LOG_RANGE times another's (a shared linear scale would leave that one blank);
-    then logarithmic over LOG_DECADES decades below the highest peak."""
-    peaks = [float(np.max(a[np.isfinite(a)])) for a in arrays if np.isfinite(a).any()]
-    high = max(peaks, default=0.0)
-    if high <= 0:
-        return Normalize(0.0, 1.0)
-    low = min(peak for peak in peaks if peak > 0) if any(peak > 0 for peak in peaks) else high
-    if high / low <= LOG_RANGE:
-        return Normalize(0.0, high)
-    return LogNorm(high * 10.0 ** -LOG_DECADES, high, clip=True)
-
-
-def _image(ax: Axes, grid: Grid, image: np.ndarray, horizontal: int, vertical: int,
-           norm: Normalize, cmap: str):
-    """Show a 2-D array indexed [horizontal axis, vertical axis] over the grid's extent, with
-    equal scales on both axes unless the box is more than MAX_ASPECT times longer one way."""
-    extent = (grid.lower[horizontal], grid.upper[horizontal], grid.lower[vertical], grid.upper[vertical])
-    ratio = (extent[3] - extent[2]) / (extent[1] - extent[0])
-    aspect = "equal" if 1 / MAX_ASPECT <= ratio <= MAX_ASPECT else "auto"
-    im = ax.imshow(image.T, origin="lower", extent=extent, aspect=aspect, norm=norm, cmap=cmap,
-                   interpolation="nearest")
-    ax.set_xlabel(AXIS_NAMES[horizontal])
-    ax.set_ylabel(AXIS_NAMES[vertical])
-    return im
-
-
-def _mid_slices(grid: Grid, values: np.ndarray) -> list[tuple[np.ndarray, int, int, str]]:
-    """The xy, xz and yz mid-planes of a 3-D array: (image, horizontal, vertical, label)."""
-    middle = [c // 2 for c in grid.cells]
+def planes_through(grid: Grid, values: np.ndarray, index: Sequence[int], names: Sequence[str]
+                   ) -> list[tuple[np.ndarray, int, int, str]]:
+    """The three axis-parallel planes of a 3-D array through the cell ``index``:
+    (image, horizontal, vertical, label)."""
     planes = []
-    for fixed, (h, v) in ((2, (0, 1)), (1, (0, 2)), (0, (1, 2))):
-        index = [slice(None)] * 3
-        index[fixed] = middle[fixed]
-        label = f"{AXIS_NAMES[fixed]} = {grid.axes[fixed][middle[fixed]]:.3g}"
-        planes.append((values[tuple(index)], h, v, label))
+    for fixed, (h, v) in PLANES:
+        cut = [slice(None)] * 3
+        cut[fixed] = index[fixed]
+        planes.append((values[tuple(cut)], h, v, f"{names[fixed]} = {grid.axes[fixed][index[fixed]]:.3g}"))
     return planes
 
 
-def _snapshots_figure(grid: Grid, times: np.ndarray, mu: h5py.Dataset) -> Figure:
+def centre_of_mass_slices(grid: Grid, values: np.ndarray, names: Sequence[str]
+                          ) -> list[tuple[np.ndarray, int, int, str]]:
+    """:func:`planes_through` the cell nearest the centre of mass of a 3-D array (the box
+    centre when it has no mass)."""
+    total = float(values.sum())
+    index = []
+    for a, axis in enumerate(grid.axes):
+        other = tuple(b for b in range(3) if b != a)
+        centre = float(values.sum(axis=other) @ axis) / total if total > 0 else 0.5 * (axis[0] + axis[-1])
+        index.append(int(np.argmin(np.abs(axis - centre))))
+    return planes_through(grid, values, index, names)
+
+
+def marginals(grid: Grid, values: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
+    """The 2-D marginals ∫ μ d(one axis) of a 3-D array: (image, horizontal, vertical)."""
+    return [(values.sum(axis=fixed) * grid.spacing[fixed], h, v) for fixed, (h, v) in PLANES]
+
+
+def _snapshots_figure(grid: Grid, times: np.ndarray, mu: np.ndarray, names: Sequence[str],
+                      options: PlotOptions, flow: GaussianFlow | None) -> Figure:
     if grid.ndim == 1:
-        return _snapshots_1d(grid, times, mu[: len(times)])
+        return _snapshots_1d(grid, times, mu, names, options, flow)
     if grid.ndim == 2:
-        chosen = evenly_chosen(len(times), MAX_2D_PANELS)
-        return _snapshots_2d(grid, times[chosen], mu[chosen])
-    chosen = evenly_chosen(len(times), 2)
-    return _snapshots_3d(grid, times[chosen], mu[chosen])
+        return _snapshots_2d(grid, times, mu, names, options)
+    return _panel_rows(grid, times, [centre_of_mass_slices(grid, m, names) for m in mu], names, options, "μ")
 
 
-def _snapshots_1d(grid: Grid, times: np.ndarray, mu: np.ndarray) -> Figure:
-    """μ(x) at every snapshot, coloured by t."""
+def _snapshots_1d(grid: Grid, times: np.ndarray, mu: np.ndarray, names: Sequence[str],
+                  options: PlotOptions, flow: GaussianFlow | None) -> Figure:
+    """μ(x) at every chosen snapshot, coloured by t; the exact solution dashed when known."""
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     ax = figure.add_subplot()
     x = grid.axes[0]
     lines = LineCollection([np.column_stack([x, m]) for m in mu], cmap=DENSITY_CMAP,
-                           norm=_norm([times]))
+                           norm=value_norm([times]), label="pdesolve")
     lines.set_array(times)
     ax.add_collection(lines)
+    if flow is not None:
+        for k, t in enumerate(times):
+            ax.plot(x, flow.state(float(t)).density(grid), color="black", linestyle="--", linewidth=0.8,
+                    label="exact" if k == 0 else None)
+        ax.legend(loc="upper right")
     ax.set_xlim(grid.lower[0], grid.upper[0])
-    ax.set_ylim(*_padded_limits(mu))
-    ax.set_xlabel(AXIS_NAMES[0])
+    norm = density_norm(list(mu), options)
+    if isinstance(norm, LogNorm):
+        ax.set_yscale("log")
+        ax.set_ylim(norm.vmin, norm.vmax * 1.5)
+    else:
+        ax.set_ylim(min(0.0, float(np.min(mu))), norm.vmax * 1.05)
+    ax.set_xlabel(names[0])
     ax.set_ylabel("μ")
     figure.colorbar(lines, ax=ax, label="t")
     return figure
 
 
-def _padded_limits(values: np.ndarray) -> tuple[float, float]:
-    norm = _norm([values])
-    pad = 0.05 * (norm.vmax - norm.vmin)
-    return norm.vmin - pad, norm.vmax + pad
-
-
-def _snapshots_2d(grid: Grid, times: np.ndarray, mu: np.ndarray) -> Figure:
-    """Images of up to MAX_2D_PANELS snapshots on one colour scale."""
+def _snapshots_2d(grid: Grid, times: np.ndarray, mu: np.ndarray, names: Sequence[str],
+                  options: PlotOptions) -> Figure:
+    """Images of the chosen snapshots on one colour scale."""
     count = len(times)
     ncols = min(count, 3)
     nrows = -(-count // ncols)
     figure = Figure(figsize=(3.6 * ncols + 1.0, 3.2 * nrows), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
-    norm = density_norm(list(mu))
+    norm = density_norm(list(mu), options)
     for ax, t, m in zip(axes, times, mu):
-        im = _image(ax, grid, m, 0, 1, norm, DENSITY_CMAP)
+        im = density_image(ax, grid, m, 0, 1, norm, DENSITY_CMAP, names)
         ax.set_title(f"t = {t:.4g}")
     for ax in axes[count:]:
         ax.set_axis_off()
@@ -193,43 +179,67 @@ def _snapshots_2d(grid: Grid, times: np.ndarray, mu: np.ndarray) -> Figure:
     return figure
 
 
-def _snapshots_3d(grid: Grid, times: np.ndarray, mu: np.ndarray) -> Figure:
-    """Mid-plane slices (xy, xz, yz) of the first and last snapshot on one colour scale."""
-    slices = [_mid_slices(grid, m) for m in mu]
-    norm = density_norm([image for row in slices for image, *_ in row])
+def _panel_rows(grid: Grid, times: np.ndarray, rows: list[list[tuple]], names: Sequence[str],
+                options: PlotOptions, label: str) -> Figure:
+    """One row of three images per time (slices or marginals of a 3-D density), on one scale."""
+    norm = density_norm([panel[0] for row in rows for panel in row], options)
     figure = Figure(figsize=(11.5, 3.3 * len(times)), layout="constrained")
     axes = figure.subplots(len(times), 3, squeeze=False)
-    for row, t, planes in zip(axes, times, slices):
-        for ax, (image, h, v, label) in zip(row, planes):
-            im = _image(ax, grid, image, h, v, norm, DENSITY_CMAP)
-            ax.set_title(f"t = {t:.4g}, {label}")
-    figure.colorbar(im, ax=list(axes.ravel()), label="μ")
+    for row_axes, t, panels in zip(axes, times, rows):
+        for ax, (image, h, v, *where) in zip(row_axes, panels):
+            im = density_image(ax, grid, image, h, v, norm, DENSITY_CMAP, names)
+            ax.set_title(", ".join((f"t = {t:.4g}", *where)))
+    figure.colorbar(im, ax=list(axes.ravel()), label=label)
     return figure
 
 
-def _potential_figure(grid: Grid, V: np.ndarray) -> Figure:
-    """The potential: a line in 1-D, an image in 2-D, mid-plane slices in 3-D."""
+def _marginals_figure(grid: Grid, times: np.ndarray, mu: np.ndarray, names: Sequence[str],
+                      options: PlotOptions) -> Figure:
+    rows = [[(image, h, v, f"∫ d{names[3 - h - v]}") for image, h, v in marginals(grid, m)] for m in mu]
+    return _panel_rows(grid, times, rows, names, options, "marginal density")
+
+
+def _potential_figure(grid: Grid, V: np.ndarray, names: Sequence[str]) -> Figure:
+    """The potential: a line in 1-D, an image in 2-D, slices through the box centre in 3-D."""
     if grid.ndim == 1:
         figure = Figure(figsize=(7, 4), layout="constrained")
         ax = figure.add_subplot()
         ax.plot(grid.axes[0], V)
-        ax.set_xlabel(AXIS_NAMES[0])
+        ax.set_xlabel(names[0])
         ax.set_ylabel("V")
         return figure
     if grid.ndim == 2:
         figure = Figure(figsize=(6, 4.5), layout="constrained")
         ax = figure.add_subplot()
-        im = _image(ax, grid, V, 0, 1, _norm([V]), POTENTIAL_CMAP)
+        im = density_image(ax, grid, V, 0, 1, value_norm([V]), POTENTIAL_CMAP, names)
         figure.colorbar(im, ax=ax, label="V")
         return figure
-    planes = _mid_slices(grid, V)
+    planes = planes_through(grid, V, [c // 2 for c in grid.cells], names)
     figure = Figure(figsize=(11.5, 3.5), layout="constrained")
     axes = figure.subplots(1, 3)
-    norm = _norm([image for image, *_ in planes])
+    norm = value_norm([image for image, *_ in planes])
     for ax, (image, h, v, label) in zip(axes, planes):
-        im = _image(ax, grid, image, h, v, norm, POTENTIAL_CMAP)
+        im = density_image(ax, grid, image, h, v, norm, POTENTIAL_CMAP, names)
         ax.set_title(label)
     figure.colorbar(im, ax=list(axes), label="V")
+    return figure
+
+
+def _exact_error_figure(grid: Grid, times: np.ndarray, mu: h5py.Dataset, flow: GaussianFlow) -> Figure:
+    """‖μ(t) − μ_exact(t)‖_L¹ / M(t) at every snapshot, on a log axis whose bottom is a decade
+    below the smallest error after t₀ (at t₀ the error is that of sampling μ₀: round-off)."""
+    errors = np.array([grid.integrate(np.abs(mu[i] - flow.state(float(t)).density(grid))) / flow.mass(float(t))
+                       for i, t in enumerate(times)])
+    figure = Figure(figsize=(7, 3.6), layout="constrained")
+    ax = figure.add_subplot()
+    ax.plot(times, errors, marker="o", markersize=3)
+    later = errors[1:][errors[1:] > 0]
+    if later.size:
+        ax.set_yscale("log", nonpositive="mask")
+        ax.set_ylim(bottom=float(later.min()) / 10)
+    ax.set_xlabel("t")
+    ax.set_ylabel("‖μ − μ_exact‖₁ / M")
+    ax.grid(True, alpha=0.3)
     return figure
 
 

@@ -1,6 +1,6 @@
 """Figures of a sweep folder: each scalar of its ``sweep.nc`` against the swept parameters.
 
-One PNG per scalar.  With one parameter: the scalar against it, one point per replicate
+One figure per scalar (PNG unless ``--format`` says otherwise).  With one parameter: the scalar against it, one point per replicate
 and, with several replicates, their mean and a band of ± one sample standard deviation
 (or the error bars of a ``NAME_se`` column).  With two: one such line per value of the
 parameter with fewer values, or, when both have more than ``MAX_LINES``, a heat map (the
@@ -19,19 +19,23 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..sweep.table import TABLE_NAME, read_table
-from .plotting import _save
+from .figures import PlotOptions, save
 
 AUXILIARY = re.compile(r".*_(se|low|high)$")
 LOG_SPAN = 10.0
 MAX_LINES = 8     # a second parameter with more values than this is drawn as a heat map
 
 
-def plot_sweep(folder: str | os.PathLike, outdir: str | os.PathLike) -> list[Path]:
-    """Write one ``SCALAR.png`` per scalar of ``folder/sweep.nc`` into ``outdir``."""
+def plot_sweep(folder: str | os.PathLike, outdir: str | os.PathLike,
+               options: PlotOptions = PlotOptions()) -> list[Path]:
+    """Write one ``SCALAR.FORMAT`` per scalar of ``folder/sweep.nc`` into ``outdir`` (of the
+    options only the format and dpi apply)."""
+    if options != PlotOptions(format=options.format, dpi=options.dpi):
+        raise ValueError("--times, --scale, --vmax: apply to density figures, not to a sweep's scalars")
     figures = sweep_figures(folder)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    return [_save(figure, title, outdir / f"{name}.png") for name, (figure, title) in figures.items()]
+    return [save(figure, title, outdir, name, options) for name, (figure, title) in figures.items()]
 
 
 def sweep_figures(folder: str | os.PathLike) -> dict[str, tuple[Figure, str]]:

@@ -119,6 +119,15 @@ def _parser() -> argparse.ArgumentParser:
                                            "partial file), or the tasks of a sweep folder.")
     info.add_argument("result", type=Path, help="HDF5 file of 'pdesolve run' or 'particles', or a sweep folder")
 
+    cases = commands.add_parser("cases", help="list the shipped case files, or copy one here",
+                                description="Without NAME: one line per shipped case file (name, grid, "
+                                            "title).  With NAME: copy NAME.toml into DIR (default: the "
+                                            "current directory) to run or edit it.")
+    cases.add_argument("name", nargs="?", metavar="NAME", help="a shipped case to copy, e.g. gaussian_1d")
+    cases.add_argument("-o", "--output-dir", type=Path, default=Path("."), metavar="DIR",
+                       help="where to copy it (default: the current directory)")
+    cases.add_argument("--force", action="store_true", help="overwrite an existing NAME.toml")
+
     plot = commands.add_parser("plot", help="figures of a result file or a sweep folder",
                                description="Write snapshots, diagnostics and potential figures of a grid "
                                            "result (3-D: also marginals; exact: the error against the "
@@ -508,6 +517,24 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cases(args: argparse.Namespace) -> int:
+    from .config.shipped import ShippedCaseError, copy_case, listing
+
+    if args.name is None:
+        print("\n".join(listing()))
+        print(f"copy one with: {_invocation()} cases NAME")
+        return 0
+    try:
+        target = copy_case(args.name, args.output_dir, force=args.force)
+    except ShippedCaseError as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    except OSError as err:
+        return _fail(f"-o {args.output_dir}: {err.strerror or err}", EXIT_BAD_INPUT)
+    print(target)
+    print(f"run it with: {_invocation()} run {target}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
@@ -520,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
         return _sweep(args)
     if args.command == "info":
         return _info(args)
+    if args.command == "cases":
+        return _cases(args)
     return _plot(args)
 
 

@@ -20,7 +20,7 @@ from ..model.potentials import POTENTIALS
 from ..model.reactions import REACTIONS
 from .schema import REQUIRED, Key, Kind, Range, _show
 
-REFERENCE = Path(__file__).resolve().parents[2] / "cases" / "README.md"
+REFERENCE = Path(__file__).resolve().parents[1] / "cases" / "README.md"
 
 
 def _range_text(bounds: Range | None) -> str:

@@ -149,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--vmax", metavar="V", help="top of the density scale (default: the highest value shown)")
     plot.add_argument("--format", metavar="png|pdf|svg", help="file format of the figures (default: png)")
     plot.add_argument("--dpi", metavar="N", help="resolution of the figures (default: 110)")
+    plot.add_argument("--movie", nargs="?", const="", metavar="FILE.gif|FILE.mp4",
+                      help="instead of the figures, an animation of the density of a grid result, one frame "
+                           "per snapshot (default file: DIR/density.gif; MP4 needs ffmpeg)")
     return parser
 
 
@@ -464,7 +467,8 @@ def _plot_options(args: argparse.Namespace) -> PlotOptions:
     return PlotOptions(**given)
 
 
-def _result_plotter(path: Path, against: Path | None, options: PlotOptions) -> Callable[[Path, Path], list[Path]]:
+def _result_plotter(path: Path, against: Path | None, options: PlotOptions,
+                    movie: str | None) -> Callable[[Path, Path], list[Path]]:
     """How to draw the result file ``path``: a grid run, or particles (with the grid run
     ``against``); a run that did not finish is drawn as far as it got, labelled incomplete."""
     from .analysis.plotting import plot_result
@@ -474,9 +478,19 @@ def _result_plotter(path: Path, against: Path | None, options: PlotOptions) -> C
         kind = plain_value(f.attrs.get("kind", "run"))
     if kind == "particles":
         from .analysis.particle_plot import plot_particles
+        if movie is not None:
+            raise ValueError(f"--movie: animates the density of a grid result; {path} is a particle result")
         return lambda result, outdir: plot_particles(result, outdir, against, options)
     if against is not None:
         raise ValueError(f"--against: {path} is a grid result; --against goes with a particle result")
+    if movie is not None:
+        from .analysis.movie import check_movie_target, write_movie
+
+        def animate(result: Path, outdir: Path) -> list[Path]:
+            target = Path(movie) if movie else outdir / "density.gif"
+            check_movie_target(target)
+            return [write_movie(result, target, options)]
+        return animate
     return lambda result, outdir: plot_result(result, outdir, allow_incomplete=True, options=options)
 
 
@@ -500,10 +514,13 @@ def _plot(args: argparse.Namespace) -> int:
             if args.against is not None:
                 return _fail("--against: draws a grid run next to a particle result, not next to a sweep",
                              EXIT_BAD_INPUT)
+            if args.movie is not None:
+                return _fail("--movie: animates the density of a grid result, not a sweep folder", EXIT_BAD_INPUT)
+
             def plot(folder, outdir):
                 return plot_sweep(folder, outdir, options)
         else:
-            plot = _result_plotter(args.result, args.against, options)
+            plot = _result_plotter(args.result, args.against, options, args.movie)
         written = plot(args.result, outdir)
     except FileNotFoundError as err:   # the result, or the --against file: open_hdf5 names it
         return _fail(str(err) if str(err).endswith(": no such file") else f"{args.result}: no such file",

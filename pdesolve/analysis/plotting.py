@@ -58,7 +58,7 @@ def result_figures(path: str | os.PathLike, *, allow_incomplete: bool = False,
         attrs = read_attrs(f)
         title = result_title(attrs)
         names = axis_names(attrs, grid.ndim)
-        flow = _exact_flow(attrs)
+        flow = exact_flow_of_result(attrs)
         n = snapshot_count(f)
         times = f["snapshots/time"][:n]
         if n > 0:
@@ -83,7 +83,7 @@ def result_figures(path: str | os.PathLike, *, allow_incomplete: bool = False,
     return figures
 
 
-def _exact_flow(attrs: dict) -> GaussianFlow | None:
+def exact_flow_of_result(attrs: dict) -> GaussianFlow | None:
     """The exact solution of the case the file records, if it has one."""
     try:
         return exact_flow_of_case(recorded_case(attrs))

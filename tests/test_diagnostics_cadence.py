@@ -76,3 +76,20 @@ def test_rows_change_nothing_in_the_run(tmp_path):
 def test_a_negative_cadence_is_refused(tmp_path):
     with pytest.raises(CaseError, match=r"output\.diagnostics_every"):
         case_from_text(tmp_path / "case.toml", CASE, ("output.diagnostics_every=-1",))
+
+
+def test_every_dataset_carries_cf_metadata_and_step_is_an_integer(tmp_path):
+    import h5py
+    import xarray as xr
+    run(tmp_path, "cf", "time.dt=0.01")
+    path = tmp_path / "cf.h5"
+    with h5py.File(path) as f:
+        for group in ("grid", "snapshots", "diagnostics"):
+            for name, ds in f[group].items():
+                assert "long_name" in ds.attrs, f"{group}/{name}"
+                assert ds.attrs.get("units") == (None if name == "step" else "1"), name   # a count has no unit
+        assert f["grid/x"].attrs["axis"] == "X"
+    diagnostics = xr.open_dataset(path, group="diagnostics", engine="h5netcdf")
+    assert diagnostics.step.dtype == np.int64 and diagnostics.step.values[-1] == 100
+    assert diagnostics.energy.attrs == {"long_name": "energy E[mu]", "units": "1"}
+    assert read_result(path).diagnostics["step"].dtype == np.int64

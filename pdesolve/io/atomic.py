@@ -33,6 +33,7 @@ from .. import __version__
 from ..model.grid import AXIS_NAMES, Grid
 from .hdf5_access import (DAMAGE_ERRORS, DamagedFileError, ResultFormatError, first_line, open_hdf5, read_attrs,
                           trust_written)
+from .metadata import describe
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
@@ -266,6 +267,7 @@ def write_grid(f: h5py.File, grid: Grid) -> list[h5py.Dataset]:
     for a in range(grid.ndim):
         axis = group.create_dataset(AXIS_NAMES[a], data=grid.axes[a])
         axis.make_scale(AXIS_NAMES[a])
+        describe(axis)
         axes.append(axis)
     return axes
 

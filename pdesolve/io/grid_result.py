@@ -14,13 +14,15 @@ Layout of a result file (all floating-point data float64)::
     /snapshots/mu           (n, *cells)      density μ at each time
     /snapshots/V            (n, *cells)      potential V at each time (only if saved)
     /snapshots/x, y, z      hard links to /grid/x, y, z
-    /diagnostics/<name>     (m,)             one column per diagnostic (t, mass, energy, ...),
+    /diagnostics/<name>     (m,)             one column per diagnostic (t, mass, energy, ...; step
+                                             is int64, the others float64),
                                              one row at each snapshot time and every
                                              [output] diagnostics_every in between;
                                              if a column "t" exists it is the dimension scale
                                              of the others
     /summary                attrs: end-of-run summary (written by finish)
 
+Every dataset has CF-style ``long_name`` and ``units`` attributes (:mod:`.metadata`).
 `mu` and `V` are chunked one snapshot per chunk, gzip-compressed at the chosen level
 with the shuffle filter (level 0: no filters). Their first dimension is attached to
 /snapshots/time and the spatial dimensions to the axis datasets, so netCDF-4 readers
@@ -71,8 +73,10 @@ import numpy as np
 from ..model.grid import AXIS_NAMES, Grid
 from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, write_grid
 from .hdf5_access import open_hdf5, plain_value, read_attrs
+from .metadata import describe
 
 CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output", "diagnostics_rows")
+INTEGER_COLUMNS = {"step": np.int64}   # diagnostics stored as integers; the others are float64
 _TIME_CHUNK = 256
 _DIAGNOSTICS_CHUNK = 1024
 
@@ -118,6 +122,7 @@ class ResultWriter(AtomicResultFile):
         time = snaps.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64,
                                     chunks=(_TIME_CHUNK,))
         time.make_scale("time")
+        describe(time)
         filters = (dict(compression="gzip", compression_opts=compression, shuffle=True)
                    if compression > 0 else {})
         fields = ("mu", "V") if self.save_potential else ("mu",)
@@ -127,6 +132,7 @@ class ResultWriter(AtomicResultFile):
             ds.dims[0].attach_scale(time)
             for a, axis in enumerate(axis_scales):
                 ds.dims[a + 1].attach_scale(axis)
+            describe(ds)
 
         f.create_group("diagnostics")
         checkpoint = f.create_group("checkpoint")
@@ -183,8 +189,9 @@ class ResultWriter(AtomicResultFile):
                 raise ValueError("a diagnostics row needs at least one column")
             self._diagnostic_names = tuple(columns)
             for name in self._diagnostic_names:
-                group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=np.float64,
-                                     chunks=(_DIAGNOSTICS_CHUNK,))
+                ds = group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=INTEGER_COLUMNS.get(name, np.float64),
+                                          chunks=(_DIAGNOSTICS_CHUNK,))
+                describe(ds)
             if "t" in group:
                 group["t"].make_scale("t")
                 for name in self._diagnostic_names:

@@ -69,6 +69,7 @@ from ..model.grid import Grid
 from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, write_grid
 from .grid_result import read_grid
 from .hdf5_access import open_hdf5, read_attrs
+from .metadata import describe
 
 FILE_KIND = "particles"
 OBSERVABLES = ("mass", "mean", "covariance", "energy", "histogram")
@@ -119,6 +120,7 @@ def _scale(f: h5py.File, name: str, values: np.ndarray) -> h5py.Dataset:
     """A root dataset ``name`` holding ``values``, made an HDF5 dimension scale of that name."""
     ds = f.create_dataset(name, data=values)
     ds.make_scale(name)
+    describe(ds)
     return ds
 
 
@@ -151,6 +153,7 @@ class ParticleWriter(AtomicResultFile):
         axes = write_grid(f, self.grid)
         time = f.create_dataset("times", data=self.times)
         time.make_scale("time")
+        describe(time)
         filters = (dict(compression="gzip", compression_opts=compression, shuffle=True)
                    if compression > 0 else {})
         R, T, n, d = self.replicates, self.times.size, self.n, self.grid.ndim
@@ -168,9 +171,11 @@ class ParticleWriter(AtomicResultFile):
             trailing = axes if name == "histogram" else [scales["axis"], scales["axis2"]][:len(shape) - 2]
             for dim, scale in zip(ds.dims, [scales["replicate"], time, *trailing]):
                 dim.attach_scale(scale)
+            describe(ds)
         if self.keep_positions:
             ds = f.create_dataset("positions", shape=(R, T, n, d), dtype=np.float64,
                                   chunks=(1, 1, n, d), **filters)
+            describe(ds)
             particle = _scale(f, "particle", np.arange(n, dtype=np.int64))
             for dim, scale in zip(ds.dims, (scales["replicate"], time, particle, scales["axis"])):
                 dim.attach_scale(scale)

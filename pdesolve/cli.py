@@ -119,6 +119,16 @@ def _parser() -> argparse.ArgumentParser:
                                            "partial file), or the tasks of a sweep folder.")
     info.add_argument("result", type=Path, help="HDF5 file of 'pdesolve run' or 'particles', or a sweep folder")
 
+    export = commands.add_parser("export", help="an XDMF sidecar of a 2-D or 3-D result, for ParaView",
+                                 description="Write OUT.xdmf beside a grid result: ParaView (or any VTK-based "
+                                             "reader) opens it as a time series of μ and V on the case grid, "
+                                             "reading the result file in place.")
+    export.add_argument("result", type=Path, help="HDF5 file written by 'pdesolve run' (2-D or 3-D)")
+    export.add_argument("--xdmf", action="store_true", required=True, help="write an XDMF sidecar (the only format)")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE.xdmf",
+                        help="where to write it (default: the result's name with .xdmf)")
+    export.add_argument("--force", action="store_true", help="overwrite an existing XDMF file")
+
     cases = commands.add_parser("cases", help="list the shipped case files, or copy one here",
                                 description="Without NAME: one line per shipped case file (name, grid, "
                                             "title).  With NAME: copy NAME.toml into DIR (default: the "
@@ -534,6 +544,24 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .io.atomic import OutputTargetError
+    from .io.grid_result import ResultFormatError
+    from .io.xdmf import export_xdmf
+
+    try:
+        target = export_xdmf(args.result, args.output, force=args.force)
+    except FileNotFoundError as err:
+        return _fail(str(err) if str(err).endswith(": no such file") else f"{args.result}: no such file",
+                     EXIT_BAD_INPUT)
+    except (ResultFormatError, OutputTargetError, FileExistsError, ValueError) as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    except OSError as err:
+        return _fail(f"{args.output or args.result}: {err.strerror or err}", EXIT_BAD_INPUT)
+    print(target)
+    return 0
+
+
 def _cases(args: argparse.Namespace) -> int:
     from .config.shipped import ShippedCaseError, copy_case, listing
 
@@ -566,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
         return _info(args)
     if args.command == "cases":
         return _cases(args)
+    if args.command == "export":
+        return _export(args)
     return _plot(args)
 
 

@@ -35,6 +35,10 @@ from .hdf5_access import (DAMAGE_ERRORS, DamagedFileError, ResultFormatError, fi
                           trust_written)
 from .metadata import describe
 
+# HDF5 object versions written: from 1.10 (what SWMR needs) to 1.14, so that readers built on
+# HDF5 1.14 (ParaView/VTK, netCDF-C 4.9, MATLAB) open the files; "latest" under HDF5 2.0
+# writes layout messages they cannot decode
+FILE_FORMAT_VERSIONS = ("v110", "v114" if h5py.version.hdf5_version_tuple >= (1, 14) else "latest")
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
 STATUS_INTERRUPTED = "interrupted"
@@ -75,7 +79,7 @@ class AtomicResultFile:
                                   f"there; resume it with --resume {self.path}, or use --force "
                                   "to start over")
         self.temp_path = temporary_path(self.path, ".creating")
-        self._file: h5py.File | None = h5py.File(self.temp_path, "w", libver="latest")
+        self._file: h5py.File | None = h5py.File(self.temp_path, "w", libver=FILE_FORMAT_VERSIONS)
         try:
             self._write_root(case_text, case_source, attrs)
             self._write_layout(compression)

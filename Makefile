@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 CASE   ?= cases/gaussian_1d.toml
 OUT    ?= out
 
-.PHONY: install run test validation bench mutation clean
+.PHONY: install run test docs validation bench mutation clean
 
 $(BIN)/pdesolve: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ $(VENV)/.sweep-extra: $(BIN)/pdesolve
 	$(BIN)/python -m pip install --quiet -e ".[test,sweep]"
 	touch $@
 
+$(VENV)/.docs-extra: $(BIN)/pdesolve
+	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
+	touch $@
+
 install: $(BIN)/pdesolve
 
 run: install
@@ -27,6 +31,10 @@ run: install
 
 test: $(VENV)/.sweep-extra
 	$(BIN)/python -m pytest -q
+
+# the documentation site, docs/_build/html/index.html; any Sphinx warning fails the build
+docs: $(VENV)/.docs-extra
+	$(BIN)/python -m sphinx -E -b html -W --keep-going -q docs docs/_build/html
 
 validation: install
 	for script in validation/[!_]*.py; do $(BIN)/python $$script || exit 1; done
@@ -43,4 +51,4 @@ mutation: install
 	$(BIN)/python mutation/run.py
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache docs/_build docs/_generated

@@ -109,7 +109,7 @@ def test_defaults_are_filled(tmp_path):
     assert data["scheme"] == {"order": 2, "limiter": "mc", "integrator": "ssprk2",
                               "splitting": "strang", "backend": "numba"}
     assert data["output"] == {"path": "tiny_run.h5", "save_potential": True, "compression": 4,
-                              "checkpoint_steps": 0, "checkpoint_seconds": 300.0}
+                              "checkpoint_steps": 0, "checkpoint_seconds": 300.0, "diagnostics_every": None}
     assert data["particles"] == {"n": 1000, "replicates": 1, "seed": 0, "integrator": "euler",
                                  "interaction": "auto"}
 

@@ -93,3 +93,9 @@ def test_every_dataset_carries_cf_metadata_and_step_is_an_integer(tmp_path):
     assert diagnostics.step.dtype == np.int64 and diagnostics.step.values[-1] == 100
     assert diagnostics.energy.attrs == {"long_name": "energy E[mu]", "units": "1"}
     assert read_result(path).diagnostics["step"].dtype == np.int64
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # e.g. h5netcdf's warning about unnamed dimensions
+        tree = xr.open_datatree(path, engine="h5netcdf")
+    assert dict(tree["checkpoint"].dataset.sizes) == {"x": 48}
+    assert dict(tree["snapshots"].dataset.sizes) == {"time": 3, "x": 48}

@@ -42,13 +42,14 @@ Reading with xarray (xarray and h5netcdf are not dependencies of pdesolve; this 
 checked with xarray 2026.9 and h5netcdf 1.8)::
 
     import xarray as xr
-    snaps = xr.open_dataset("run.h5", group="snapshots", engine="h5netcdf", phony_dims="sort")
-    diags = xr.open_dataset("run.h5", group="diagnostics", engine="h5netcdf", phony_dims="sort")
+    snaps = xr.open_dataset("run.h5", group="snapshots", engine="h5netcdf")
+    diags = xr.open_dataset("run.h5", group="diagnostics", engine="h5netcdf")
     snaps.mu.sel(time=1.0, method="nearest")    # coordinates time, x, y, z are attached
-    tree = xr.open_datatree("run.h5", engine="h5netcdf", phony_dims="sort")  # all groups
+    tree = xr.open_datatree("run.h5", engine="h5netcdf")  # all groups
 
-/diagnostics without a "t" column has no named dimension; `phony_dims="sort"` names it
-``phony_dim_0`` the way netCDF-C would.
+Every dimension is named (/checkpoint links the grid axes too), so no ``phony_dims`` option
+is needed.  The diagnostics' time coordinate is ``t``, not the snapshots' ``time``: the rows
+and the snapshots are two different sets of times.
 
 Or, within pdesolve, `read_result(path)` loads everything into a `Result`, and
 `open_result(path)` validates the file and returns the open h5py.File for lazy access.
@@ -136,7 +137,10 @@ class ResultWriter(AtomicResultFile):
 
         f.create_group("diagnostics")
         checkpoint = f.create_group("checkpoint")
-        checkpoint.create_dataset("mu", shape=g.shape, dtype=np.float64)
+        state = checkpoint.create_dataset("mu", shape=g.shape, dtype=np.float64)
+        for a, axis in enumerate(axis_scales):   # named dimensions: netCDF readers need no options
+            checkpoint[AXIS_NAMES[a]] = axis
+            state.dims[a].attach_scale(axis)
         for name in CHECKPOINT_SCALARS:
             checkpoint.create_dataset(name, shape=(), dtype=np.float64)
 

@@ -320,7 +320,7 @@ def resume_with_a_fault(kind: str, stage: str, how: str, path: Path) -> int:
                     fault()
                 return original_replace(source, target)
             os.replace = replace
-        elif stage in ("add_snapshot", "add_diagnostics"):
+        elif stage == "add_snapshot":
             setattr(cls, stage, on_second_call(getattr(cls, stage)))
         else:
             setattr(cls, stage, fault)
@@ -333,7 +333,7 @@ def resume_with_a_fault(kind: str, stage: str, how: str, path: Path) -> int:
     os._exit(code)
 
 
-GRID_STAGES = ["_write_layout", "add_snapshot", "add_diagnostics", "write_checkpoint", "make_durable",
+GRID_STAGES = ["_write_layout", "add_snapshot", "_append_rows", "write_checkpoint", "make_durable",
                "os.replace", "retire_sources"]
 PARTICLE_STAGES = ["_write_layout", "_copy_progress", "save_state", "make_durable", "os.replace",
                    "retire_sources"]

@@ -180,8 +180,10 @@ def test_times_scale_vmax_format_and_dpi(tmp_path):
     assert imread(small[0]).shape[0] < imread(plot_result(result, tmp_path / "big")[0]).shape[0] / 2
     with pytest.raises(ValueError, match=r"--times: 3 is outside the snapshots of .*run.h5 \(t = 0 \.\.\. 2\)"):
         result_figures(result, options=PlotOptions(times=(3.0,)))
-    with pytest.raises(ValueError, match="too many"):
-        result_figures(result, options=PlotOptions(times=tuple(np.linspace(0, 2, 8)) * 2 + (0.1, 0.2, 0.3, 0.4, 0.5)))
+    many = write_run(tmp_path / "many.h5", GRIDS[2], snapshots=14)
+    assert len(panels(result_figures(many, options=PlotOptions(times=tuple(np.linspace(0, 2, 12))))["snapshots"][0])) == 12
+    with pytest.raises(ValueError, match=r"--times: 13 snapshots are too many for one figure \(allowed: at most 12\)"):
+        result_figures(many, options=PlotOptions(times=tuple(np.linspace(0, 2, 13))))
 
 
 def test_exact_solution_is_overlaid_and_its_error_drawn(tmp_path):

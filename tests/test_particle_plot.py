@@ -98,6 +98,12 @@ def test_a_particle_file_opens_in_xarray_with_named_dimensions(runs):
     np.testing.assert_array_equal(observables.mass.sel(times=0.2).values, result.mass[:, -1])  # coordinates
     root = xarray.open_dataset(particles, engine="h5netcdf")
     assert root.positions.dims == ("replicate", "times", "particle", "axis")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")     # h5netcdf warns when a dimension has no name
+        tree = xarray.open_datatree(particles, engine="h5netcdf")
+    assert tree["checkpoint"].dataset.weights.dims == ("banks", "slot", "particle")
+    assert tree["replicates"].dataset.steps.dims == ("replicate",)
 
 
 def test_particle_figures_take_the_scale_and_format_and_refuse_times(runs, tmp_path):

@@ -116,8 +116,8 @@ def _observable_shapes(grid: Grid, replicates: int, count: int) -> dict[str, tup
             "histogram": (replicates, count, *grid.shape)}
 
 
-def _scale(f: h5py.File, name: str, values: np.ndarray) -> h5py.Dataset:
-    """A root dataset ``name`` holding ``values``, made an HDF5 dimension scale of that name."""
+def _scale(f: h5py.Group, name: str, values: np.ndarray) -> h5py.Dataset:
+    """A dataset ``name`` of group ``f`` holding ``values``, made an HDF5 dimension scale of that name."""
     ds = f.create_dataset(name, data=values)
     ds.make_scale(name)
     describe(ds)
@@ -172,11 +172,11 @@ class ParticleWriter(AtomicResultFile):
             for dim, scale in zip(ds.dims, [scales["replicate"], time, *trailing]):
                 dim.attach_scale(scale)
             describe(ds)
+        particle = _scale(f, "particle", np.arange(n, dtype=np.int64))
         if self.keep_positions:
             ds = f.create_dataset("positions", shape=(R, T, n, d), dtype=np.float64,
                                   chunks=(1, 1, n, d), **filters)
             describe(ds)
-            particle = _scale(f, "particle", np.arange(n, dtype=np.int64))
             for dim, scale in zip(ds.dims, (scales["replicate"], time, particle, scales["axis"])):
                 dim.attach_scale(scale)
         # Contiguous datasets written element by element need an explicit fill value: with
@@ -187,18 +187,32 @@ class ParticleWriter(AtomicResultFile):
         group = f.create_group("replicates")
         group.create_dataset("steps", shape=(R,), dtype=np.int64, **zero)
         group.create_dataset("dt", shape=(R,), dtype=np.float64, **zero)
+        for ds in group.values():
+            ds.dims[0].attach_scale(scales["replicate"])
         group = f.create_group("checkpoint")
         S = self.slots
-        group.create_dataset("finished", shape=(R,), dtype=np.int8, **zero)
-        group.create_dataset("bank", shape=(S,), dtype=np.int64, **zero)
-        group.create_dataset("replicate", data=np.full((2, S), -1, dtype=np.int64))
-        group.create_dataset("positions", shape=(2, S, n, d), dtype=np.float64, chunks=(1, 1, n, d))
-        group.create_dataset("weights", shape=(2, S, n), dtype=np.float64, chunks=(1, 1, n))
-        group.create_dataset("rng_state", shape=(2, S), dtype=f"S{RNG_STATE_BYTES}", fillvalue=b"")
+        # named dimensions here too (two banks of S slots), so that netCDF readers need no options
+        slot_scales = {"banks": _scale(group, "banks", np.arange(2, dtype=np.int64)),
+                       "slot": _scale(group, "slot", np.arange(S, dtype=np.int64)),
+                       "particle": particle, "axis": scales["axis"], "replicate": scales["replicate"]}
+        created = [
+            (group.create_dataset("finished", shape=(R,), dtype=np.int8, **zero), ("replicate",)),
+            (group.create_dataset("bank", shape=(S,), dtype=np.int64, **zero), ("slot",)),
+            (group.create_dataset("replicate", data=np.full((2, S), -1, dtype=np.int64)), ("banks", "slot")),
+            (group.create_dataset("positions", shape=(2, S, n, d), dtype=np.float64, chunks=(1, 1, n, d)),
+             ("banks", "slot", "particle", "axis")),
+            (group.create_dataset("weights", shape=(2, S, n), dtype=np.float64, chunks=(1, 1, n)),
+             ("banks", "slot", "particle")),
+            (group.create_dataset("rng_state", shape=(2, S), dtype=f"S{RNG_STATE_BYTES}", fillvalue=b""),
+             ("banks", "slot")),
+        ]
         for name in ("next_output", "substep", "steps"):
-            group.create_dataset(name, shape=(2, S), dtype=np.int64, **zero)
+            created.append((group.create_dataset(name, shape=(2, S), dtype=np.int64, **zero), ("banks", "slot")))
         for name in ("step", "t"):
-            group.create_dataset(name, shape=(2, S), dtype=np.float64, **zero)
+            created.append((group.create_dataset(name, shape=(2, S), dtype=np.float64, **zero), ("banks", "slot")))
+        for ds, dims in created:
+            for dim, name in zip(ds.dims, dims):
+                dim.attach_scale(slot_scales[name])
 
     def write_output(self, replicate: int, k: int, row: Mapping[str, Any]) -> None:
         """Store the observables (and positions, if kept) of ``replicate`` at times[k]."""

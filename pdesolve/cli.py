@@ -470,7 +470,10 @@ def _plot_options(args: argparse.Namespace) -> PlotOptions:
     if args.vmax is not None:
         given["vmax"] = number("--vmax", args.vmax)
     if args.dpi is not None:
-        given["dpi"] = _count("--dpi", args.dpi, 1)
+        try:
+            given["dpi"] = int(args.dpi)
+        except ValueError:
+            raise ValueError(f"--dpi: expected an integer, got {args.dpi!r}") from None
     for option in ("scale", "format"):
         if getattr(args, option) is not None:
             given[option] = getattr(args, option)
@@ -494,13 +497,8 @@ def _result_plotter(path: Path, against: Path | None, options: PlotOptions,
     if against is not None:
         raise ValueError(f"--against: {path} is a grid result; --against goes with a particle result")
     if movie is not None:
-        from .analysis.movie import check_movie_target, write_movie
-
-        def animate(result: Path, outdir: Path) -> list[Path]:
-            target = Path(movie) if movie else outdir / "density.gif"
-            check_movie_target(target)
-            return [write_movie(result, target, options)]
-        return animate
+        from .analysis.movie import write_movie
+        return lambda result, outdir: [write_movie(result, Path(movie) if movie else outdir / "density.gif", options)]
     return lambda result, outdir: plot_result(result, outdir, allow_incomplete=True, options=options)
 
 
@@ -514,6 +512,11 @@ def _plot(args: argparse.Namespace) -> int:
         options = _plot_options(args)
     except ValueError as err:
         return _fail(str(err), EXIT_BAD_INPUT)
+    if args.movie is not None and args.format is not None:
+        return _fail("--format: sets the format of the figures; a movie's is the end of its file name "
+                     "(.gif or .mp4)", EXIT_BAD_INPUT)
+    if not args.movie and outdir.exists() and not outdir.is_dir():
+        return _fail(f"-o {outdir}: exists and is not a directory", EXIT_BAD_INPUT)
     try:
         if args.result.is_dir():
             from .analysis.sweep_plot import plot_sweep
@@ -566,6 +569,9 @@ def _cases(args: argparse.Namespace) -> int:
     from .config.shipped import ShippedCaseError, copy_case, listing
 
     if args.name is None:
+        if args.force or args.output_dir != Path("."):
+            return _fail("-o, --force: copy a case, so they need its NAME (pdesolve cases NAME -o DIR)",
+                         EXIT_BAD_INPUT)
         print("\n".join(listing()))
         print(f"copy one with: {_invocation()} cases NAME")
         return 0

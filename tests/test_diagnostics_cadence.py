@@ -97,5 +97,72 @@ def test_every_dataset_carries_cf_metadata_and_step_is_an_integer(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # e.g. h5netcdf's warning about unnamed dimensions
         tree = xr.open_datatree(path, engine="h5netcdf")
-    assert dict(tree["checkpoint"].dataset.sizes) == {"x": 48}
+    assert dict(tree["checkpoint"].dataset.sizes) == {"banks": 2, "x": 48}
     assert dict(tree["snapshots"].dataset.sizes) == {"time": 3, "x": 48}
+
+
+def test_an_interrupt_on_the_step_onto_a_snapshot_resumes_bit_for_bit(tmp_path, monkeypatch):
+    """Stopped right after the step that lands on an output time, the resumed run writes that
+    snapshot's row with the Δt of the step that led there (the checkpoint keeps it)."""
+    from pdesolve.drive.grid_run import resume_case
+    from pdesolve.drive.signals import RunInterrupted
+    from pdesolve.fv.solver import Solver
+    overrides = ("output.diagnostics_every=0.05",)
+    case = case_from_text(tmp_path / "case.toml", CASE, overrides)
+    run_case(case, tmp_path / "ref.h5", progress=False)
+    reference = read_result(tmp_path / "ref.h5")
+    onto_snapshot = int(reference.diagnostics["step"][np.flatnonzero(reference.diagnostics["t"] == 0.5)[0]])
+    stop = {"signum": None}
+    step = Solver.step
+
+    def stepping(self, dt):
+        step(self, dt)
+        if self.steps == onto_snapshot:
+            stop["signum"] = 2
+    monkeypatch.setattr(Solver, "step", stepping)
+    with pytest.raises(RunInterrupted):
+        run_case(case, tmp_path / "cut.h5", progress=False, stop=stop)
+    monkeypatch.setattr(Solver, "step", step)
+    resume_case(case, tmp_path / "cut.h5", progress=False)
+    resumed = read_result(tmp_path / "cut.h5")
+    assert np.array_equal(resumed.mu, reference.mu)
+    for name, values in reference.diagnostics.items():
+        assert np.array_equal(resumed.diagnostics[name], values, equal_nan=True), name
+
+
+def test_a_kill_between_writing_a_checkpoint_and_making_it_current_keeps_the_previous_one(tmp_path):
+    """The checkpoint is written into the bank not in use and flushed before /checkpoint/current
+    names it: a process killed in between leaves the previous checkpoint, whole."""
+    import os
+    from pdesolve.io.grid_result import ResultWriter, read_checkpoint
+    from pdesolve.model.grid import Grid
+    grid = Grid((0.0,), (1.0,), (8,), (False,))
+    path = tmp_path / "run.h5"
+    first = dict(t=0.1, steps=3.0, conserved_mass=1.0, snapshots=1.0, next_output=1.0, last_dt=0.05)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            writer = ResultWriter(path, grid, case_text="", case_source="c.toml")
+            writer.add_snapshot(0.0, np.ones(8), np.ones(8))
+            writer.add_diagnostics({"t": 0.0})
+            writer.write_checkpoint(np.full(8, 1.0), **first)
+            current = writer._file["checkpoint/current"]
+            original = type(current).__setitem__
+
+            def die_on_current(self, key, value):
+                if self.name == "/checkpoint/current":
+                    os._exit(137)          # as kill -9 would, after the bank was flushed
+                original(self, key, value)
+            type(current).__setitem__ = die_on_current
+            writer.add_diagnostics({"t": 0.2})
+            writer.write_checkpoint(np.full(8, 2.0), **dict(first, t=0.3, steps=9.0, last_dt=0.07))
+        finally:
+            os._exit(1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 137
+    partial, = tmp_path.glob(".run.h5.*.partial")
+    import h5py
+    with h5py.File(partial, "r", swmr=True) as f:
+        kept = read_checkpoint(f)
+        assert f["checkpoint/t"][1] == 0.3              # the new bank is there, not current
+    assert kept.pop("mu").tolist() == [1.0] * 8
+    assert kept == dict(first, diagnostics_rows=1.0)

@@ -45,7 +45,7 @@ def workspace(tmp_path_factory):
     writer.add_snapshot(0.0, np.ones(16), np.ones(16))
     writer.add_diagnostics({"t": 0.0})
     writer.write_checkpoint(np.ones(16), t=0.0, steps=0.0, conserved_mass=1.0, snapshots=1.0,
-                            next_output=1.0)
+                            next_output=1.0, last_dt=0.0)
     whole = writer.suspend().read_bytes()
     (folder / "cut.h5").write_bytes(whole[: len(whole) // 2])
     (folder / "full.h5").unlink()

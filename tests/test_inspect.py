@@ -79,7 +79,7 @@ def test_info_of_a_result_names_its_case_grid_times_and_invariants(tmp_path, cap
     assert rows > 3 and lines["snapshots"] == f"3, t = 0 … 0.2; diagnostics: {rows} rows"
     assert lines["mass"].startswith("1 -> 1  (relative drift ")
     assert lines["checkpoint"].startswith("t = 0.2 after ")
-    assert lines["last"].startswith("output t = 0.2, after ")
+    assert lines["last"].startswith("row    t = 0.2, after ")
     import h5py
     with h5py.File(tmp_path / "other.h5", "w") as f:     # an HDF5 file with a case_text, not a result
         f.attrs["case_text"] = "x"

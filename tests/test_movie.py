@@ -49,7 +49,8 @@ def test_bad_movie_requests_are_one_line_and_write_nothing(tmp_path, capsys, mon
     for args, message in ((["--movie", str(tmp_path / "m.avi")], "must end in .gif or .mp4"),
                           (["--movie", str(tmp_path / "m.mp4")], "needs ffmpeg on PATH"),
                           (["--movie", str(tmp_path)], "must end in"),
-                          (["--movie", "--times", "5"], "--times: 5 is outside")):
+                          (["--movie", "--times", "5"], "--times: 5 is outside"),
+                          (["--movie", "--format", "pdf"], "--format: sets the format of the figures")):
         assert main(["plot", str(grid_result), *args, "-o", str(tmp_path / "figs")]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
@@ -71,3 +72,14 @@ def test_an_mp4_streams_every_frame_to_ffmpeg(tmp_path, monkeypatch):
     size = arguments.split("-s ")[1].split()[0]
     width, height = map(int, size.split("x"))
     assert int(count) == 4 * width * height * 3 and "-pix_fmt rgb24" in arguments
+
+
+def test_the_dpi_sets_the_frame_size_and_a_file_as_output_folder_is_refused(tmp_path, capsys):
+    result = write_run(tmp_path / "run.h5", GRIDS[2], snapshots=2)
+    small, large = (write_movie(result, tmp_path / f"{dpi}.gif", PlotOptions(dpi=dpi)) for dpi in (50, 100))
+    assert frames(small)[0].shape[0] * 2 == pytest.approx(frames(large)[0].shape[0], abs=2)
+    blocker = tmp_path / "figures"
+    blocker.write_text("a file")
+    assert main(["plot", str(result), "-o", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"-o {blocker}: exists and is not a directory" in err

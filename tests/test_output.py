@@ -144,7 +144,7 @@ def test_no_file_at_path_until_finish(tmp_path):
         assert writer.temp_path.exists() and writer.temp_path.parent == tmp_path
         assert writer.temp_path.name.startswith(".run.h5.") and writer.temp_path.suffix == ".creating"
         writer.write_checkpoint(grid.zeros(), t=0.0, steps=0, conserved_mass=0.0, snapshots=1,
-                                next_output=1)
+                                next_output=1, last_dt=0.0)
         # crash-safe (SWMR) from the first checkpoint on, under the .partial name
         assert writer.temp_path.suffix == ".partial" and writer.temp_path.exists()
         assert not path.exists()
@@ -263,7 +263,8 @@ def test_resume_returns_the_last_checkpoint_and_keeps_what_it_covers(tmp_path, i
         writer.add_diagnostics(rows[i])
         if i == 1:   # the checkpoint covers two snapshots and a row after them; the rest is past it
             writer.add_diagnostics(between[0])
-            state = {"t": 0.3, "steps": 17.0, "conserved_mass": 2.5, "snapshots": 2.0, "next_output": 2.0}
+            state = {"t": 0.3, "steps": 17.0, "conserved_mass": 2.5, "snapshots": 2.0, "next_output": 2.0,
+                     "last_dt": 0.05}
             writer.write_checkpoint(mu[1] * 0.5, **state)
             writer.add_diagnostics(between[1])
     if interrupted:
@@ -298,13 +299,14 @@ def test_resume_takes_the_newest_of_several_partial_files(tmp_path):
     writer = ResultWriter(path, grid, case_text=CASE_TEXT, case_source="c.toml", attrs={})
     writer.add_snapshot(0.0, mu[0], V[0])
     writer.add_diagnostics(rows[0])
-    writer.write_checkpoint(mu[0], t=0.1, steps=1.0, conserved_mass=1.0, snapshots=1.0, next_output=1.0)
+    writer.write_checkpoint(mu[0], t=0.1, steps=1.0, conserved_mass=1.0, snapshots=1.0, next_output=1.0,
+                            last_dt=0.1)
     writer._file.close()
     older, = tmp_path.glob(".*.partial")
     newer = tmp_path / ".run.h5.999999.partial"
     shutil.copy(older, newer)
     with h5py.File(newer, "r+") as f:
-        f["checkpoint/t"][()] = 0.2
+        f["checkpoint/t"][f["checkpoint/current"][()]] = 0.2
     os.utime(older, (1_000_000, 1_000_000))
     resumed, checkpoint = ResultWriter.resume(path)
     with resumed:

@@ -57,3 +57,27 @@ def test_an_unknown_name_or_folder_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a directory" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_files_written_whole_get_the_mode_of_a_new_file(tmp_path):
+    """cases, export --xdmf and plot --movie write a temporary file (created 0600) and rename
+    it: the result must be readable as any new file is (0666 less the umask)."""
+    import os
+    import stat
+    from test_plotting import GRIDS, write_run
+    umask = os.umask(0o022)
+    try:
+        assert main(["cases", "gaussian_1d", "-o", str(tmp_path)]) == 0
+        result = write_run(tmp_path / "r.h5", GRIDS[2], snapshots=2)
+        assert main(["export", str(result), "--xdmf"]) == 0
+        assert main(["plot", str(result), "--movie", str(tmp_path / "m.gif")]) == 0
+    finally:
+        os.umask(umask)
+    for name in ("gaussian_1d.toml", "r.xdmf", "m.gif"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+
+
+def test_options_of_a_copy_need_a_name(tmp_path, capsys):
+    assert main(["cases", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "need its NAME" in err

@@ -5,8 +5,9 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-import vtk
-from vtk.util.numpy_support import vtk_to_numpy
+
+vtk = pytest.importorskip("vtk", reason="the test extra installs vtk; without a vtk wheel for this platform")
+from vtk.util.numpy_support import vtk_to_numpy  # noqa: E402
 
 from pdesolve.cli import main
 from pdesolve.io.xdmf import export_xdmf
@@ -67,7 +68,9 @@ def test_refusals_are_one_line_and_nothing_is_overwritten(tmp_path, capsys):
     for args, message in (([str(one_d)], "a 1-D result; XDMF export is for 2-D and 3-D results"),
                           ([str(two_d), "-o", str(tmp_path / "x.vtk")], "must end in .xdmf"),
                           ([str(two_d), "-o", str(notes), "--force"], "is not an XDMF file; refusing"),
-                          ([str(tmp_path / "missing.h5")], "missing.h5: no such file")):
+                          ([str(tmp_path / "missing.h5")], "missing.h5: no such file"),
+                          ([str(tmp_path)], "is a directory, not a result file"),
+                          ([str(tmp_path / ".plane.h5.123.partial")], "partial file of a running or killed run")):
         assert main(["export", *args, "--xdmf"]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err

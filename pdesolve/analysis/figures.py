@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import textwrap
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,11 +88,12 @@ def save(figure: Figure, title: str, outdir: Path, name: str, options: PlotOptio
 
 def axis_names(attrs: Mapping[str, Any], ndim: int) -> tuple[str, ...]:
     """The names of a result's axes: z (z₁, z₂) and c for a neuron-form case (the hidden
-    weights first, the output weight c last), else x, y, z.  Read from the case text the
-    file records; x, y, z when it cannot be read."""
+    weights first, the output weight c last), else x, y, z.  Read from the case the file
+    records (its text and --set overrides); x, y, z when it cannot be read."""
+    from ..config.case import CaseError, recorded_case
     try:
-        kind = tomllib.loads(str(attrs.get("case_text", ""))).get("interaction", {}).get("kind")
-    except (tomllib.TOMLDecodeError, AttributeError):
+        kind = recorded_case(attrs).interaction.kind
+    except CaseError:
         kind = None
     if kind == "neuron" and ndim in NEURON_AXIS_NAMES:
         return NEURON_AXIS_NAMES[ndim]

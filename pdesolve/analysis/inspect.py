@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import STATUS_COMPLETE, ResultFormatError, process_alive
+from ..io.grid_result import read_checkpoint
 from ..io.hdf5_access import open_hdf5, read_attrs
 
 
@@ -77,22 +78,23 @@ def _grid_line(grid: dict) -> str:
 def _grid_result_lines(f, attrs: dict) -> list[str]:
     times = f["snapshots/time"][:]
     diagnostics = f["diagnostics"]
-    rows = diagnostics["t"].shape[0] if "t" in diagnostics else 0
+    # the columns of a killed run's file may differ in length by the row it was writing
+    rows = min((ds.shape[0] for ds in diagnostics.values()), default=0) if "t" in diagnostics else 0
     lines = [f"snapshots   {times.size}" + (f", t = {times[0]:g} … {times[-1]:g}" if times.size else "")
              + f"; diagnostics: {rows} rows"]
     if rows:
         first, last = ({name: float(ds[k]) for name, ds in diagnostics.items()} for k in (0, rows - 1))
         mass_change = (last["mass"] - first["mass"]) / first["mass"] if first["mass"] else float("nan")
         word = "change" if not _conserves_mass(attrs) else "drift"
-        lines.append(f"last output t = {last['t']:g}, after {int(last['step'])} steps")
+        lines.append(f"last row    t = {last['t']:g}, after {int(last['step'])} steps")
         lines.append(f"mass        {first['mass']:.12g} -> {last['mass']:.12g}  (relative {word} {mass_change:+.2e})")
         lines.append(f"energy      {first['energy']:.8g} -> {last['energy']:.8g}")
         if "loss" in last:
             lines.append(f"loss        {first['loss']:.6g} -> {last['loss']:.6g}")
-    if "checkpoint" in f and "t" in f["checkpoint"]:
-        checkpoint = f["checkpoint"]
-        lines.append(f"checkpoint  t = {float(checkpoint['t'][()]):g} after {int(checkpoint['steps'][()])} steps, "
-                     f"{float(checkpoint.attrs.get('wall_time', 0.0)):.2f} s of wall time so far")
+    checkpoint = read_checkpoint(f) if "checkpoint" in f and "t" in f["checkpoint"] else None
+    if checkpoint is not None:
+        lines.append(f"checkpoint  t = {checkpoint['t']:g} after {int(checkpoint['steps'])} steps, "
+                     f"{float(f['checkpoint'].attrs.get('wall_time', 0.0)):.2f} s of wall time so far")
     if "summary" in f and f["summary"].attrs:
         summary = read_attrs(f["summary"])
         lines.append(f"finished    {int(summary.get('steps', 0))} steps in {summary.get('wall_time', 0.0):.2f} s wall")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from PIL import Image
 
+from ..io.atomic import replaced_whole
 from ..io.grid_result import open_result, read_attrs, read_grid, snapshot_count
 from .figures import DENSITY_CMAP, PlotOptions, axis_names, chosen_times, density_image, density_norm, result_title
 from .plotting import PLANES, centre_of_mass_slices, exact_flow_of_result
@@ -60,24 +60,17 @@ def write_movie(path: str | os.PathLike, target: str | os.PathLike, options: Plo
         flow = exact_flow_of_result(attrs)
         title = result_title(attrs) or Path(path).name
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f"{target.suffix}.creating",
-                                             dir=target.parent)
-        os.close(handle)
-        try:
-            frames = (_frame(grid, float(times[i]), mu[i], names, norm, flow, title) for i in chosen)
+        with replaced_whole(target) as temporary:
+            frames = (_frame(grid, float(times[i]), mu[i], names, norm, flow, title, options.dpi) for i in chosen)
             if target.suffix.lower() == ".gif":
-                _write_gif(frames, Path(temporary))
+                _write_gif(frames, temporary)
             else:
-                _write_mp4(frames, Path(temporary))
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+                _write_mp4(frames, temporary)
     return target
 
 
-def _frame(grid, t: float, mu: np.ndarray, names, norm, flow, title: str) -> np.ndarray:
-    """One frame as an RGB array (height, width, 3)."""
+def _frame(grid, t: float, mu: np.ndarray, names, norm, flow, title: str, dpi: int) -> np.ndarray:
+    """One frame as an RGB array (height, width, 3), at ``dpi``."""
     if grid.ndim == 1:
         figure = Figure(figsize=(7, 4.2), layout="constrained")
         ax = figure.add_subplot()
@@ -106,6 +99,7 @@ def _frame(grid, t: float, mu: np.ndarray, names, norm, flow, title: str) -> np.
             ax.set_title(label)
         figure.colorbar(image, ax=list(axes), label="μ")
     figure.suptitle(f"{title}\nt = {t:.4g}", fontsize="medium")
+    figure.set_dpi(dpi)
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()

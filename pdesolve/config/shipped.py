@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 import tomllib
 from importlib import resources
 from pathlib import Path
+
+from ..io.atomic import replaced_whole
 
 
 class ShippedCaseError(ValueError):
@@ -53,13 +53,6 @@ def copy_case(name: str, folder: Path, *, force: bool = False) -> Path:
     target = folder / f"{stem}.toml"
     if target.exists() and not force:
         raise ShippedCaseError(f"{target}: exists; use --force to overwrite it")
-    text = cases[stem].read_bytes()
-    handle, temporary = tempfile.mkstemp(prefix=f".{stem}.", suffix=".toml.creating", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replaced_whole(target) as temporary:
+        temporary.write_bytes(cases[stem].read_bytes())
     return target

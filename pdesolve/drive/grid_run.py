@@ -121,7 +121,7 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
         writer.add_snapshot(solver.t, solver.mu, solver.potential())
         writer.add_diagnostics(first)
         next_output = 1
-        writer.write_checkpoint(**solver.state(), snapshots=1, next_output=next_output)
+        writer.write_checkpoint(**solver.state(), snapshots=1, next_output=next_output, last_dt=0.0)
     else:
         solver.restore(checkpoint)
         steps_before = solver.steps
@@ -141,11 +141,12 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
         clock["start"], clock["steps"] = time.perf_counter(), s.steps
         return bar
 
-    last = {"dt": 0.0}
+    last = {"dt": 0.0 if checkpoint is None else float(checkpoint.get("last_dt", 0.0))}   # the last step's Δt
     checkpoints = Cadence(checkpoint_steps, checkpoint_seconds)
 
     def save_checkpoint() -> None:
-        writer.write_checkpoint(**solver.state(), snapshots=next_output, next_output=next_output)
+        writer.write_checkpoint(**solver.state(), snapshots=next_output, next_output=next_output,
+                                last_dt=last["dt"])
         checkpoints.restart()
 
     every = setup.diagnostics_every
@@ -154,9 +155,7 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
     def record_diagnostics(s: Solver, dt: float) -> None:
         # the step onto an output time gets its row with the snapshot
         if s.t >= rows["next"] - 1e-9 * every and s.t < float(times[next_output]):
-            row = diagnostics.collect(s, dt, None)
-            row["l1_change"] = math.nan   # a change from snapshot to snapshot: not defined between
-            writer.add_diagnostics(row)
+            writer.add_diagnostics(diagnostics.collect(s, dt, None))   # l1_change: NaN between snapshots
             rows["next"] = next_row_time(s.t, every)
 
     def show_progress(s: Solver, dt: float) -> None:

@@ -9,6 +9,7 @@ part into −Σ_faces u Φ |cell| ≈ −∫|∇U|² dμ.
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,7 +39,7 @@ def dissipation_rate(solver: Solver) -> float:
 
 def collect(solver: Solver, dt: float, previous_mu: np.ndarray | None) -> dict[str, float]:
     """One row of diagnostics: t, step, dt, mass, energy, dissipation, V̄ = ∫V dμ/∫dμ,
-    min μ, the L¹ distance Σ|μ − μ_prev||cell| to ``previous_mu`` (0 without one), and
+    min μ, the L¹ distance Σ|μ − μ_prev||cell| to ``previous_mu`` (NaN without one), and
     the network ``loss`` E + ½‖f‖² when the problem defines a loss offset."""
     problem = solver.problem
     grid = problem.grid
@@ -56,7 +57,7 @@ def collect(solver: Solver, dt: float, previous_mu: np.ndarray | None) -> dict[s
         "dissipation": rate,
         "v_bar": grid.integrate(v * mu) / mass if mass > 0 else 0.0,
         "min_mu": float(mu.min()),
-        "l1_change": 0.0 if previous_mu is None else grid.integrate(np.abs(mu - previous_mu)),
+        "l1_change": math.nan if previous_mu is None else grid.integrate(np.abs(mu - previous_mu)),
     }
     if problem.loss_offset is not None:
         row["loss"] = e + problem.loss_offset

@@ -258,6 +258,25 @@ class AtomicResultFile:
         self.abort()
 
 
+@contextmanager
+def replaced_whole(target: Path) -> Iterator[Path]:
+    """A hidden temporary path beside ``target`` to write a whole file to.  When the block
+    succeeds, the file gets the mode a new file would (0666 less the umask; a temporary
+    file is created 0600) and is renamed to ``target``; when it fails, it is removed."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".creating", dir=target.parent)
+    temporary = Path(name)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
+        os.close(handle)
+        yield temporary
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def write_grid(f: h5py.File, grid: Grid) -> list[h5py.Dataset]:
     """/grid: bounds, cells, periodicity and boundary names as attributes, and one
     dimension-scale dataset of cell centres per axis (returned)."""

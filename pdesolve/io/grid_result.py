@@ -76,7 +76,9 @@ from .atomic import STATUS_COMPLETE, AtomicResultFile, ResultFormatError, write_
 from .hdf5_access import open_hdf5, plain_value, read_attrs
 from .metadata import describe
 
-CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output", "diagnostics_rows")
+CHECKPOINT_SCALARS = ("t", "steps", "conserved_mass", "snapshots", "next_output", "last_dt",
+                      "diagnostics_rows")
+NO_CHECKPOINT = -1   # /checkpoint/current before the first checkpoint
 INTEGER_COLUMNS = {"step": np.int64}   # diagnostics stored as integers; the others are float64
 _TIME_CHUNK = 256
 _DIAGNOSTICS_CHUNK = 1024
@@ -109,6 +111,7 @@ class ResultWriter(AtomicResultFile):
         self.save_potential = save_potential
         self._diagnostic_names: tuple[str, ...] | None = None
         self._pending_rows: list[list[float]] = []
+        self._bank: int | None = None     # the checkpoint bank last written
         super().__init__(path, case_text=case_text, case_source=case_source, attrs=attrs,
                          compression=compression, force=force)
 
@@ -136,13 +139,19 @@ class ResultWriter(AtomicResultFile):
             describe(ds)
 
         f.create_group("diagnostics")
+        # Two banks: a checkpoint is written whole into the bank not in use, flushed, and only
+        # then made current, so a kill -9 at any moment leaves one complete checkpoint.
         checkpoint = f.create_group("checkpoint")
-        state = checkpoint.create_dataset("mu", shape=g.shape, dtype=np.float64)
+        banks = checkpoint.create_dataset("banks", data=np.arange(2, dtype=np.int64))
+        banks.make_scale("banks")
+        state = checkpoint.create_dataset("mu", shape=(2, *g.shape), dtype=np.float64, chunks=(1, *g.shape))
+        state.dims[0].attach_scale(banks)
         for a, axis in enumerate(axis_scales):   # named dimensions: netCDF readers need no options
             checkpoint[AXIS_NAMES[a]] = axis
-            state.dims[a].attach_scale(axis)
+            state.dims[a + 1].attach_scale(axis)
         for name in CHECKPOINT_SCALARS:
-            checkpoint.create_dataset(name, shape=(), dtype=np.float64)
+            checkpoint.create_dataset(name, shape=(2,), dtype=np.float64).dims[0].attach_scale(banks)
+        checkpoint.create_dataset("current", data=np.int64(NO_CHECKPOINT))
 
     def add_snapshot(self, t: float, mu: np.ndarray, V: np.ndarray | None = None) -> None:
         """Append μ (and V when the potential is saved) at time t."""
@@ -178,6 +187,8 @@ class ResultWriter(AtomicResultFile):
             self._append_rows({name: np.array([value], dtype=np.float64) for name, value in row.items()})
         else:
             self._pending_rows.append([float(row[name]) for name in self._diagnostic_names])
+            if len(self._pending_rows) >= _DIAGNOSTICS_CHUNK:   # bounded memory between checkpoints
+                self._write_pending_rows()
 
     def _write_pending_rows(self) -> None:
         if self._pending_rows:
@@ -225,25 +236,32 @@ class ResultWriter(AtomicResultFile):
         return self._require_open()["snapshots/mu"][-1]
 
     def write_checkpoint(self, mu: np.ndarray, **state: float) -> None:
-        """Store μ, the scalars ``state`` (names in CHECKPOINT_SCALARS) and the number of
-        diagnostics rows added so far in /checkpoint, replacing the last one, and flush.
+        """Store μ, the scalars ``state`` (every name of CHECKPOINT_SCALARS but
+        diagnostics_rows, which the writer counts) in the bank of /checkpoint not in use,
+        flush, then make that bank current and flush again: the file always holds one
+        complete checkpoint, the last one whose second flush finished.
 
         The first checkpoint also switches the file to HDF5 single-writer/multiple-reader
         mode and gives it its ``.partial`` name: from then on the file on disk stays
         readable (``h5py.File(path, "r", swmr=True)``) even if the process is killed.
         """
         f = self._require_open()
-        if self._pending_rows:
-            self._write_pending_rows()
-            f.flush()   # the rows reach the file before the count that covers them
-        group = f["checkpoint"]
-        group["mu"][...] = mu
-        state["diagnostics_rows"] = self.diagnostics_rows()
-        for key, value in state.items():
-            group[key][()] = value
-        self._stamp_wall_time()
+        missing = set(CHECKPOINT_SCALARS) - {"diagnostics_rows"} - set(state)
+        if missing:
+            raise ValueError(f"a checkpoint needs {', '.join(sorted(missing))}")
         if not f.swmr_mode and self._diagnostic_names is None:
             raise RuntimeError("write a diagnostics row before the first checkpoint")
+        self._write_pending_rows()
+        group = f["checkpoint"]
+        bank = 1 - self._bank if self._bank is not None else 0
+        group["mu"][bank] = mu
+        state["diagnostics_rows"] = self.diagnostics_rows()
+        for key, value in state.items():
+            group[key][bank] = value
+        f.flush()   # the bank, and the rows and snapshots it covers, are in the file ...
+        group["current"][()] = bank   # ... before it is made current
+        self._bank = bank
+        self._stamp_wall_time()
         self._go_live()
         f.flush()
 
@@ -272,12 +290,8 @@ class ResultWriter(AtomicResultFile):
     def _copy_progress(self, old: h5py.File) -> dict:
         """Copy the snapshots and diagnostics rows the checkpoint of ``old`` covers, then the
         checkpoint; return it."""
-        stored = old["checkpoint"]
-        checkpoint = {"mu": stored["mu"][...]}
-        checkpoint.update({name: float(stored[name][()]) for name in CHECKPOINT_SCALARS if name in stored})
+        checkpoint = read_checkpoint(old)
         kept = int(checkpoint["snapshots"])
-        # files of pdesolve 0.1 have a row at each snapshot only, and no diagnostics_rows
-        checkpoint.setdefault("diagnostics_rows", float(kept))
         snaps = old["snapshots"]
         for i in range(kept):
             self.add_snapshot(float(snaps["time"][i]), snaps["mu"][i], snaps["V"][i] if "V" in snaps else None)
@@ -296,8 +310,26 @@ def _validate_source(source: Path, old: h5py.File) -> None:
         raise ResultFormatError(f"{source}: not a pdesolve result")
     if attrs.get("status") == STATUS_COMPLETE:
         raise ResultFormatError(f"{source}: the run is already complete; nothing to resume")
-    if "checkpoint" not in old or old["checkpoint/snapshots"][()] < 1:
+    if "checkpoint" not in old or read_checkpoint(old) is None:
         raise ResultFormatError(f"{source}: no checkpoint to resume from")
+
+
+def read_checkpoint(f: h5py.File) -> dict | None:
+    """The current checkpoint of an open grid result, {"mu": array, name: float for every
+    name of CHECKPOINT_SCALARS}, or None when none was written.  Files of pdesolve 0.1 (one
+    bank, no last_dt, a diagnostics row per snapshot) are read too."""
+    group = f["checkpoint"]
+    if "current" not in group:           # pdesolve 0.1
+        scalars = {name: float(group[name][()]) for name in CHECKPOINT_SCALARS if name in group}
+        if scalars.get("snapshots", 0.0) < 1:
+            return None
+        scalars.setdefault("last_dt", 0.0)
+        scalars.setdefault("diagnostics_rows", scalars["snapshots"])
+        return {"mu": group["mu"][...], **scalars}
+    bank = int(group["current"][()])
+    if bank == NO_CHECKPOINT:
+        return None
+    return {"mu": group["mu"][bank], **{name: float(group[name][bank]) for name in CHECKPOINT_SCALARS}}
 
 
 def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> h5py.File:

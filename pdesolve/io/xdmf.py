@@ -12,16 +12,16 @@ beside it (the path is stored relative to the sidecar).
 
 Axis order: pdesolve stores the case's last axis fastest, and VTK's X is its fastest axis,
 so ParaView's X, Y(, Z) are the case's last, ..., first axis (3-D: X = z, Y = y, Z = x; 2-D:
-X = y, Y = x, in the plane Z = 0).
+X = y, Y = x, in the plane Z = 0).  Reversing the axes is a reflection: ParaView shows the
+mirror image of what ``pdesolve plot`` draws (labelled with ParaView's axis names).
 """
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from .atomic import OutputTargetError
+from .atomic import OutputTargetError, replaced_whole
 from .grid_result import open_result, read_grid, snapshot_count
 
 
@@ -76,13 +76,21 @@ def export_xdmf(result: str | os.PathLike, target: str | os.PathLike | None = No
     """Write the XDMF sidecar of ``result`` to ``target`` (default: the result's name with
     ``.xdmf``), atomically; refused (OutputTargetError) over an existing file unless ``force``."""
     result = Path(result)
+    if result.is_dir():
+        raise ValueError(f"{result}: is a directory, not a result file")
+    if result.name.endswith(".partial"):
+        raise ValueError(f"{result}: is the partial file of a running or killed run, renamed when it "
+                         "finishes; export the result once the run (or its --resume) is done")
+    xdmf_document(result, result.name)   # the result is checked before the target
     target = Path(target) if target is not None else result.with_suffix(".xdmf")
     if target.suffix != ".xdmf":
         raise OutputTargetError(f"-o {target}: an XDMF file must end in .xdmf")
     if target.exists() or target.is_symlink():
         if not target.is_file():
             raise OutputTargetError(f"{target}: is not a regular file; refusing to write to it")
-        if not target.read_bytes()[:4096].count(b"<Xdmf"):
+        with open(target, "rb") as existing:
+            head = existing.read(4096)
+        if b"<Xdmf" not in head:
             raise OutputTargetError(f"{target}: exists and is not an XDMF file; refusing to overwrite it")
         if not force:
             raise FileExistsError(f"{target} already exists; use --force to overwrite it")
@@ -90,12 +98,6 @@ def export_xdmf(result: str | os.PathLike, target: str | os.PathLike | None = No
         raise OutputTargetError(f"-o {target}: the folder {target.parent} does not exist")
     relative = os.path.relpath(result.resolve(), target.resolve().parent)
     document = xdmf_document(result, relative)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".creating", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            document.write(out, encoding="utf-8", xml_declaration=True)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replaced_whole(target) as temporary:
+        document.write(temporary, encoding="utf-8", xml_declaration=True)
     return target

@@ -29,6 +29,8 @@ from .spec import threshold_name
 def first_time_at_or_below(t: np.ndarray, values: np.ndarray, threshold: float) -> float:
     """The first t with values(t) ≤ threshold, linear between the stored diagnostic times
     (so resolved only to their spacing); NaN when never reached, t₀ when already there."""
+    defined = np.isfinite(values)     # l1_change is NaN where there is no previous snapshot
+    t, values = t[defined], values[defined]
     below = np.flatnonzero(values <= threshold)
     if below.size == 0:
         return math.nan

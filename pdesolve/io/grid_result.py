@@ -268,7 +268,24 @@ class ResultWriter(AtomicResultFile):
     def _close_with_status(self, status: str, summary: Mapping[str, Any] | None) -> None:
         if self._file is not None:
             self._write_pending_rows()
+            self._settle_checkpoint()
         super()._close_with_status(status, summary)
+
+    def _settle_checkpoint(self) -> None:
+        """Copy the current checkpoint into the other bank and make bank 0 current: a closed
+        file then holds only its last checkpoint, whatever the checkpoints before it were
+        (wall-time ones, or those of an earlier leg of a resumed run), so equal runs give
+        equal files.  The bank not current is written first, so a kill leaves a whole one."""
+        if self._bank is None:
+            return
+        group = self._file["checkpoint"]
+        other = 1 - self._bank
+        for name in ("mu", *CHECKPOINT_SCALARS):
+            group[name][other] = group[name][self._bank]
+        if other == 0:
+            self._file.flush()
+            group["current"][()] = 0
+        self._bank = 0
 
     @classmethod
     def resume(cls, path: str | os.PathLike, check=None, **options: Any) -> tuple[ResultWriter, dict]:

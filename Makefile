@@ -29,8 +29,9 @@ run: install
 	$(BIN)/pdesolve run $(CASE) -o $(OUT)/$(notdir $(basename $(CASE))).h5 --force
 	$(BIN)/pdesolve plot $(OUT)/$(notdir $(basename $(CASE))).h5 -o $(OUT)/$(notdir $(basename $(CASE)))_plots
 
+# one pytest worker per core; a test file stays in one worker, so its module fixtures run once
 test: $(VENV)/.sweep-extra
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # the documentation site, docs/_build/html/index.html; any Sphinx warning fails the build
 docs: $(VENV)/.docs-extra

@@ -278,7 +278,7 @@ def _dry_run(args: argparse.Namespace, overrides: tuple[str, ...]) -> int:
     # every output time ends a step: each interval takes ceil(length / dt) steps
     intervals = np.diff(setup.output_times)
     steps = int(sum(math.ceil(length / dt) if math.isfinite(dt) else 1 for length in intervals if length > 0))
-    bound = "" if case.time.dt is not None else "at least "
+    bound = "" if case.time.dt is not None else "about "   # the adaptive Δt may grow or shrink
 
     def size(count: int) -> str:
         return gib(count) if count >= 2 ** 30 else f"{count / 2 ** 20:.3g} MiB"

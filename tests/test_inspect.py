@@ -42,7 +42,7 @@ def test_dry_run_prints_the_resolved_case_and_the_estimates_and_writes_nothing(t
     assert "[grid]\nlower = [-5.0]\nupper = [5.0]\ncells = [64]\nboundary = [\"noflux\"]" in out
     assert 'limiter = "mc"' in out and "checkpoint_seconds = 300.0" in out      # defaults shown
     assert "# time step  dt = " in out and "(time.cfl = 0.5 at t = 0" in out
-    assert "# steps      at least " in out and " over 2 output intervals" in out
+    assert "# steps      about " in out and " over 2 output intervals" in out
     assert "# memory     about " in out and "# disk       up to " in out
     assert "# output     x.h5\n# nothing was run (--dry-run)" in out
     assert list(tmp_path.iterdir()) == []

@@ -586,23 +586,13 @@ def _cases(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = {"run": _run, "particles": _particles, "compare": _compare, "sweep": _sweep, "info": _info,
+            "cases": _cases, "export": _export, "plot": _plot}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    if args.command == "particles":
-        return _particles(args)
-    if args.command == "compare":
-        return _compare(args)
-    if args.command == "sweep":
-        return _sweep(args)
-    if args.command == "info":
-        return _info(args)
-    if args.command == "cases":
-        return _cases(args)
-    if args.command == "export":
-        return _export(args)
-    return _plot(args)
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

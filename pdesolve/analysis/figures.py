@@ -155,6 +155,16 @@ def density_norm(arrays: Sequence[np.ndarray], options: PlotOptions = PlotOption
     return LogNorm(top * 10.0 ** -LOG_DECADES, top, clip=True)
 
 
+def density_axis(ax: Axes, norm: Normalize, low: float = 0.0) -> None:
+    """The vertical axis of 1-D densities on the scale ``norm``: logarithmic from its bottom,
+    or linear from ``low``, with a little room above the top."""
+    if isinstance(norm, LogNorm):
+        ax.set_yscale("log")
+        ax.set_ylim(norm.vmin, norm.vmax * 1.5)
+    else:
+        ax.set_ylim(low, norm.vmax * 1.05)
+
+
 def density_image(ax: Axes, grid: Grid, image: np.ndarray, horizontal: int, vertical: int,
                   norm: Normalize, cmap: str, names: Sequence[str] = AXIS_NAMES):
     """Show a 2-D array indexed [horizontal axis, vertical axis] over the grid's extent, with

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from PIL import Image
 
 from ..io.atomic import replaced_whole
 from ..io.grid_result import open_result, read_attrs, read_grid, snapshot_count
-from .figures import DENSITY_CMAP, PlotOptions, axis_names, chosen_times, density_image, density_norm, result_title
+from .figures import (DENSITY_CMAP, PlotOptions, axis_names, chosen_times, density_axis, density_image, density_norm,
+                      result_title)
 from .plotting import PLANES, centre_of_mass_slices, exact_flow_of_result
 
 MAX_FRAMES = 150
@@ -78,11 +78,7 @@ def _frame(grid, t: float, mu: np.ndarray, names, norm, flow, title: str, dpi: i
         if flow is not None:
             ax.plot(grid.axes[0], flow.state(t).density(grid), "k--", linewidth=0.8, label="exact")
             ax.legend(loc="upper right")
-        if isinstance(norm, LogNorm):
-            ax.set_yscale("log")
-            ax.set_ylim(norm.vmin, norm.vmax * 1.5)
-        else:
-            ax.set_ylim(0.0, norm.vmax * 1.05)
+        density_axis(ax, norm)
         ax.set_xlim(grid.lower[0], grid.upper[0])
         ax.set_xlabel(names[0])
         ax.set_ylabel("μ")

@@ -14,14 +14,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 from matplotlib.collections import LineCollection
-from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from ..config.case import CaseError, recorded_case
 from ..io.grid_result import open_result, read_attrs, read_diagnostics, read_grid, snapshot_count
 from ..model.grid import Grid
 from .exact import GaussianFlow, exact_flow_of_case
-from .figures import (DENSITY_CMAP, POTENTIAL_CMAP, PlotOptions, axis_names, chosen_times,
+from .figures import (DENSITY_CMAP, POTENTIAL_CMAP, PlotOptions, axis_names, chosen_times, density_axis,
                       density_image, density_norm, result_title, save, titled, value_norm)
 
 MAX_2D_PANELS = 6       # snapshots shown by default in 2-D
@@ -150,11 +149,7 @@ def _snapshots_1d(grid: Grid, times: np.ndarray, mu: np.ndarray, names: Sequence
         ax.legend(loc="upper right")
     ax.set_xlim(grid.lower[0], grid.upper[0])
     norm = density_norm(list(mu), options)
-    if isinstance(norm, LogNorm):
-        ax.set_yscale("log")
-        ax.set_ylim(norm.vmin, norm.vmax * 1.5)
-    else:
-        ax.set_ylim(min(0.0, float(np.min(mu))), norm.vmax * 1.05)
+    density_axis(ax, norm, min(0.0, float(np.min(mu))))
     ax.set_xlabel(names[0])
     ax.set_ylabel("μ")
     figure.colorbar(lines, ax=ax, label="t")

@@ -18,15 +18,29 @@ mirror image of what ``pdesolve plot`` draws (labelled with ParaView's axis name
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import numpy as np
+
 from .atomic import OutputTargetError, replaced_whole
+from ..model.grid import Grid
 from .grid_result import open_result, read_grid, snapshot_count
 
 
-def xdmf_document(result: Path, relative_path: str) -> ET.ElementTree:
-    """The XDMF tree of the grid result ``result``, referring to it as ``relative_path``."""
+@dataclass(frozen=True)
+class SnapshotLayout:
+    """What the sidecar describes of a result: its grid, snapshot times and stored fields."""
+
+    grid: Grid
+    times: np.ndarray
+    fields: dict[str, tuple[int, ...]]   # name in /snapshots -> dataset shape
+
+
+def read_layout(result: Path) -> SnapshotLayout:
+    """The :class:`SnapshotLayout` of a 2-D or 3-D grid result with at least one snapshot;
+    ValueError (or ResultFormatError) naming the file otherwise."""
     with open_result(result, allow_incomplete=True) as f:
         grid = read_grid(f)
         if grid.ndim not in (2, 3):
@@ -34,8 +48,13 @@ def xdmf_document(result: Path, relative_path: str) -> ET.ElementTree:
         count = snapshot_count(f)
         if count == 0:
             raise ValueError(f"{result}: no snapshot yet: nothing to export")
-        times = f["snapshots/time"][:count]
-        stored = {name: f["snapshots"][name].shape for name in ("mu", "V") if name in f["snapshots"]}
+        return SnapshotLayout(grid, f["snapshots/time"][:count],
+                              {name: f["snapshots"][name].shape for name in ("mu", "V") if name in f["snapshots"]})
+
+
+def xdmf_document(layout: SnapshotLayout, relative_path: str) -> ET.ElementTree:
+    """The XDMF tree of a result of ``layout``, referring to its file as ``relative_path``."""
+    grid, times, stored = layout.grid, layout.times, layout.fields
     d = grid.ndim
     # A 2-D grid is written as one layer of a 3-D one (a leading axis of one cell, of the
     # smallest spacing), so that the image lies in VTK's XY plane and not in YZ.
@@ -81,7 +100,7 @@ def export_xdmf(result: str | os.PathLike, target: str | os.PathLike | None = No
     if result.name.endswith(".partial"):
         raise ValueError(f"{result}: is the partial file of a running or killed run, renamed when it "
                          "finishes; export the result once the run (or its --resume) is done")
-    xdmf_document(result, result.name)   # the result is checked before the target
+    layout = read_layout(result)   # the result is checked before the target
     target = Path(target) if target is not None else result.with_suffix(".xdmf")
     if target.suffix != ".xdmf":
         raise OutputTargetError(f"-o {target}: an XDMF file must end in .xdmf")
@@ -97,7 +116,7 @@ def export_xdmf(result: str | os.PathLike, target: str | os.PathLike | None = No
     if not target.parent.is_dir():
         raise OutputTargetError(f"-o {target}: the folder {target.parent} does not exist")
     relative = os.path.relpath(result.resolve(), target.resolve().parent)
-    document = xdmf_document(result, relative)
+    document = xdmf_document(layout, relative)
     with replaced_whole(target) as temporary:
         document.write(temporary, encoding="utf-8", xml_declaration=True)
     return target

@@ -83,3 +83,12 @@ def test_the_dpi_sets_the_frame_size_and_a_file_as_output_folder_is_refused(tmp_
     assert main(["plot", str(result), "-o", str(blocker)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"-o {blocker}: exists and is not a directory" in err
+
+
+def test_a_movie_asking_for_more_frames_than_allowed_is_refused(tmp_path, monkeypatch):
+    import pdesolve.analysis.movie as movie
+    monkeypatch.setattr(movie, "MAX_FRAMES", 3)
+    result = write_run(tmp_path / "run.h5", GRIDS[1], snapshots=5)
+    with pytest.raises(ValueError, match=r"--times: 4 snapshots are too many .*at most 3"):
+        write_movie(result, tmp_path / "m.gif", PlotOptions(times=(0.0, 0.5, 1.0, 2.0)))
+    assert not list(tmp_path.glob("*.gif")) and not list(tmp_path.glob(".*"))

@@ -53,7 +53,7 @@ def write_movie(path: str | os.PathLike, target: str | os.PathLike, options: Plo
         if n == 0:
             raise ValueError(f"{path}: no snapshot yet: nothing to animate")
         times = f["snapshots/time"][:n]
-        chosen = chosen_times(times, options.times, MAX_FRAMES, str(path))
+        chosen = chosen_times(times, options.times, MAX_FRAMES, str(path), limit=MAX_FRAMES)
         mu = f["snapshots/mu"]
         peaks = [np.array([np.max(mu[i])]) for i in chosen]   # the scale needs each frame's peak only
         norm = density_norm(peaks, options)

@@ -93,5 +93,5 @@ def test_the_sweep_overhead_study_writes_its_table(tmp_path):
                     "--cells", "50", "--t-end", "0.05", "--repeats", "1", "--out", str(output)],
                    check=True, capture_output=True, timeout=300, cwd=os.path.join(ROOT, "benchmarks"))
     rows = [line for line in output.read_text().splitlines() if line.startswith("| ") and " s |" in line]
-    assert len(rows) == 4   # the in-task row is a ratio
+    assert len(rows) == 5   # the in-task row is a ratio
     assert "speed-up from 1 to 2 workers" in output.read_text()

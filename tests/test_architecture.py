@@ -87,7 +87,7 @@ def shifted_decay():
     """A toy reaction R = (U − 1) μ added to the registry for one test: the grid step and
     the particle rule come from its entry alone."""
     def particle_step(system, dt):
-        system.weights *= np.exp(-system.dynamics.alpha * (system.values - 1.0) * dt)
+        system.weights *= np.exp(-system.alpha * (system.values - 1.0) * dt)
 
     reaction = register(Reaction(
         name="shifted_decay", doc="(U − 1) μ", conserves_mass=False, uses_prior=False,

@@ -212,7 +212,7 @@ BAD_FILES = [
      "missing required key", None),
     ("missing-expr", case_1d('[potential]\nkind = "expression"'), "potential.expr",
      "missing required key", None),
-    ("bool-is-not-a-number", case_1d("[dynamics]\nalpha = true"), "dynamics.alpha",
+    ("bool-is-not-a-number", case_1d("[dynamics]\ntau = true"), "dynamics.tau",
      "expected a number, got true (boolean)", None),
     ("bool-is-not-an-integer", case_1d(grid="lower = [0]\nupper = [1]\ncells = true"),
      "grid.cells", "got true (boolean)", None),

@@ -72,7 +72,7 @@ def independent_u(problem, mu):
 
 def independent_reaction_rate(problem, mu):
     """−αR(μ) of DESIGN §1 and README "Reinjection", written out per variant."""
-    grid, alpha = problem.grid, problem.alpha
+    grid, alpha = problem.grid, problem.alpha.value_at(0.0)
     u = independent_u(problem, mu)
     mass = grid.integrate(mu)
     if problem.reaction == "none":
@@ -268,7 +268,7 @@ def independent_rate_bound(problem, mu):
             shift = -grid.integrate(np.maximum(-u, 0) * mu) / mass
         else:
             shift = min(grid.integrate(u * mu), 0.0) / mass
-        bound += problem.alpha * np.abs(u - shift)[mu > 0].max()
+        bound += problem.alpha.value_at(0.0) * np.abs(u - shift)[mu > 0].max()
     return bound
 
 

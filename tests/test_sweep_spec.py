@@ -47,7 +47,7 @@ seed = 7
                               "time.dt=0.01", "particles.seed=8")
     assert [t.seed for t in sweep.tasks[:2]] == [7, 8]
     case = load_case(sweep.case, last.overrides)
-    assert (case.dynamics.alpha, case.grid.cells, case.time.dt, case.particles.seed) == (2.5, (64,), 0.01, 8)
+    assert (case.dynamics.alpha.value, case.grid.cells, case.time.dt, case.particles.seed) == (2.5, (64,), 0.01, 8)
     assert sweep.target(tmp_path, last) == tmp_path / "alpha=2.5_cells=64_dt=0.01_r1.h5"
 
 
@@ -207,7 +207,7 @@ def test_the_time_to_a_threshold_is_interpolated_between_diagnostic_times():
 
 def test_the_exact_flow_of_a_case_is_found_only_where_there_is_one():
     flow = exact_flow_of_case(load_case(BASE))
-    assert (flow.a, flow.m0, flow.s0, flow.alpha, flow.reaction) == (1.0, (1.0,), 0.5, 1.0, "balanced")
+    assert (flow.a, flow.m0, flow.s0, flow.alpha.value, flow.reaction) == (1.0, (1.0,), 0.5, 1.0, "balanced")
     for overrides in (("potential.center=0.5",), ("interaction.kind=gaussian",), ("grid.boundary=periodic",),
                       ("dynamics.reaction=reinjection", "dynamics.prior.kind=uniform"),
                       ("dynamics.tau=0.1",)):   # diffusion and a reaction: no closed form

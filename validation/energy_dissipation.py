@@ -65,9 +65,9 @@ def formula_rate(solver: Solver) -> float:
     rate = -grid.integrate(sum(g ** 2 for g in gradients) * mu)
     if problem.reaction == "balanced":
         v_bar = grid.integrate(v * mu) / grid.integrate(mu)
-        rate -= problem.alpha * grid.integrate((v - v_bar) ** 2 * mu)
+        rate -= problem.alpha.value_at(solver.t) * grid.integrate((v - v_bar) ** 2 * mu)
     elif problem.reaction == "unbalanced":
-        rate -= problem.alpha * grid.integrate(v ** 2 * mu)
+        rate -= problem.alpha.value_at(solver.t) * grid.integrate(v ** 2 * mu)
     return rate
 
 

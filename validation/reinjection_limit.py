@@ -48,7 +48,7 @@ def grid_mean(reaction: str) -> float:
 def initial_event_rate() -> float:
     """α ∫|V| dμ₀: expected birth–death events per particle and unit time at t = 0."""
     setup = build_setup(case_with("reinjection"))
-    return setup.problem.alpha * float(setup.grid.integrate(np.abs(setup.problem.potential) * setup.mu0))
+    return setup.problem.alpha.value_at(0.0) * float(setup.grid.integrate(np.abs(setup.problem.potential) * setup.mu0))
 
 
 @functools.cache  # the n = 1000 ensemble of the Δt scan is also a point of the n scan

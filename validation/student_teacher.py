@@ -66,7 +66,7 @@ def run_all(p: Plan, jobs: int) -> tuple[dict[str, list[TrainingHistory]],
     """Main runs per variant, and scan runs per (variant, α) (the main α reuses main runs)."""
     tasks = [(seed, variant, p.config) for variant in VARIANTS for seed in p.seeds]
     scan_keys = [(variant, alpha) for variant in VARIANTS[1:] for alpha in p.scan_alphas
-                 if alpha != p.config.alpha]
+                 if alpha != p.config.alpha.value]
     tasks += [(seed, variant, replace(p.config, alpha=alpha))
               for variant, alpha in scan_keys for seed in p.scan_seeds]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -74,8 +74,8 @@ def run_all(p: Plan, jobs: int) -> tuple[dict[str, list[TrainingHistory]],
     main = {variant: [next(results) for _ in p.seeds] for variant in VARIANTS}
     scan = {key: [next(results) for _ in p.scan_seeds] for key in scan_keys}
     for variant in VARIANTS[1:]:
-        if p.config.alpha in p.scan_alphas:
-            scan[variant, p.config.alpha] = main[variant][:len(p.scan_seeds)]
+        if p.config.alpha.value in p.scan_alphas:
+            scan[variant, p.config.alpha.value] = main[variant][:len(p.scan_seeds)]
     return main, scan
 
 
@@ -154,12 +154,12 @@ def verdict(main: dict[str, list[TrainingHistory]],
         scan_text = (f"Values of α with a lower median final test loss than SGD on the same seeds: "
                      f"{', '.join(f'{a:g}' for a in better)}" if better else
                      "At no α of the scan is its median final test loss below SGD's on the same seeds")
-        lines.append(f"* {LABELS[variant]} (α = {p.config.alpha:g}): " + "; ".join(parts)
+        lines.append(f"* {LABELS[variant]} (α = {p.config.alpha.describe()}): " + "; ".join(parts)
                      + f". {scan_text}.")
     claim = "holds" if all(holds) else "holds in part" if any(holds) else "does not hold"
     lines.append(f"* Seed claim (Fig. 2: birth–death accelerates convergence, with and without "
                  f"reinjection) {claim} with these parameters (criterion: median faster to both "
-                 f"thresholds and median final test loss lower than SGD, at α = {p.config.alpha:g}).")
+                 f"thresholds and median final test loss lower than SGD, at α = {p.config.alpha.describe()}).")
     return lines
 
 
@@ -181,7 +181,7 @@ def table(main, scan, p: Plan) -> str:
              f"reinjection: Ṽ = V, a deficit drawn from μ_b = δ₀(c) × N(0, I/n²), an excess killed "
              f"at random. Same teacher, initial student, batches and test set for the three variants "
              f"of a seed. Bands: 10–90 % over seeds.", "",
-             f"## Main comparison, α = {c.alpha:g}, {len(p.seeds)} seeds", "",
+             f"## Main comparison, α = {c.alpha.describe()}, {len(p.seeds)} seeds", "",
              "| variant | final batch loss | final test loss | "
              + " | ".join(f"t to test loss {thr:g} (seeds reaching)" for thr in THRESHOLDS)
              + f" | seeds faster to {THRESHOLDS[-1]:g} / ending lower than SGD on the same seed"
@@ -226,7 +226,7 @@ def figure(main, scan, p: Plan) -> Figure:
     c = p.config
     plot_bands(axes[0, 0], main, "batch_loss")
     axes[0, 0].set_ylabel("batch loss ½ mean (f_n − f)²")
-    axes[0, 0].set_title(f"Batch loss, α = {c.alpha:g}, {len(p.seeds)} seeds (median, 10–90 %)")
+    axes[0, 0].set_title(f"Batch loss, α = {c.alpha.describe()}, {len(p.seeds)} seeds (median, 10–90 %)")
     axes[0, 0].legend()
     plot_bands(axes[0, 1], main, "test_loss")
     for thr in THRESHOLDS:

@@ -425,7 +425,8 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
         "grid_bias_note": grid_bias_note,
         "bias_factors": {"grid": grid_factor, "dt": DT_FACTOR},
         "reaction": setup.problem.reaction,
-        "alpha": setup.problem.alpha,
+        "alpha": setup.problem.alpha.as_json(),     # a number, or the schedule's text or table
+        "alpha_text": setup.problem.alpha.describe(),
         "interaction": setup.problem.interaction is not None,
         "independent_particles": independent,
         "level": LEVEL,

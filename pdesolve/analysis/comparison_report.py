@@ -97,7 +97,7 @@ def markdown_report(report: dict) -> str:
     lines = [HEADER, "", f"# Particles vs grid: {report['title']}", "",
              f"Case `{report['case']}`; grid {report['grid_cells']} cells (bias check at "
              f"{report['refined_cells']}); reaction {report['reaction']}, α = "
-             f"{_g(report['alpha'])}, interaction {'yes' if report['interaction'] else 'none'}.",
+             f"{report.get('alpha_text') or _g(report['alpha'])}, interaction {'yes' if report['interaction'] else 'none'}.",
              f"Population sizes n = {', '.join(map(str, ns))}; {report['replicates']} replicates "
              f"each; seed {report['seed']}; particle Δt = {_g(report['dt'], 4)} (Δt/2 for the "
              f"bias check at n = {n_max}); comparison times t = "

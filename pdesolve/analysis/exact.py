@@ -9,17 +9,24 @@ Every case keeps μ_t Gaussian; each axis evolves independently with precision p
       p = (p₀ + α/2) e^{2(a+b)t} − α/2,  m = m₀ e^{−at} (p₀ e^{2(a+b)t} / p)^{a/(a+b)}
 * unbalanced (12) with b = 0: same shape as the balanced case; the mass obeys
       dM/dt = −α ∫V dμ = −α M (a/2) Σ_axes (m² + s²).
+
+With a time-dependent α(t) (:mod:`pdesolve.model.schedule`), c = a + b, the same flows solve
+      reaction only:        p = p₀ + a ∫₀ᵗ α,  m p = m₀ p₀
+      with transport:       dp/dt = 2c p + c α(t),  d log m/dt = −a (1 + α(t)/p)
+(the constant-α formulas above are these integrated); the second pair is integrated
+numerically (DOP853, rtol 1e-12, piece by piece between the schedule's breakpoints).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import quad
+from scipy.integrate import quad, solve_ivp
 
 from ..model.grid import Grid
 from ..model.interaction import ConvolutionInteraction, QuadraticKernel
 from ..model.problem import Problem
+from ..model.schedule import Constant, Schedule, as_schedule
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class GaussianFlow:
     a: float
     m0: tuple[float, ...]
     s0: float
-    alpha: float = 0.0
+    alpha: Schedule | float = 0.0
     b: float = 0.0
     tau: float = 0.0
     reaction: str = "none"
@@ -58,7 +65,8 @@ class GaussianFlow:
     mass0: float = 1.0
 
     def __post_init__(self):
-        has_reaction = self.reaction != "none" and self.alpha > 0
+        object.__setattr__(self, "alpha", as_schedule(self.alpha))
+        has_reaction = self.reaction != "none" and not self.alpha.is_zero
         if self.tau > 0 and has_reaction:
             raise ValueError("no closed form with both diffusion and reaction")
         if not self.transport and (self.b != 0 or self.tau > 0 or not has_reaction):
@@ -69,11 +77,12 @@ class GaussianFlow:
     def _shape(self, t: float) -> tuple[np.ndarray, float]:
         """(mean per axis, variance) of the normalised density at time t."""
         m0 = np.asarray(self.m0, dtype=float)
-        a, b, alpha = self.a, self.b, self.alpha
+        a, b, schedule = self.a, self.b, self.alpha
         p0 = 1.0 / self.s0 ** 2
-        has_reaction = self.reaction != "none" and alpha > 0
+        has_reaction = self.reaction != "none" and not schedule.is_zero
         if not self.transport:
-            p = p0 + alpha * a * t
+            p = p0 + a * schedule.integral(0.0, t) if not isinstance(schedule, Constant) \
+                else p0 + schedule.value * a * t
             return m0 * p0 / p, 1.0 / p
         if not has_reaction:
             if self.tau > 0:
@@ -81,21 +90,41 @@ class GaussianFlow:
             else:
                 var = self.s0 ** 2 * np.exp(-2 * (a + b) * t)
             return m0 * np.exp(-a * t), var
+        if not isinstance(schedule, Constant):
+            return self._scheduled_shape(t, m0, p0)
+        alpha = schedule.value
         growth = np.exp(2 * (a + b) * t)
         p = (p0 + alpha / 2) * growth - alpha / 2
         mean = m0 * np.exp(-a * t) * (p0 * growth / p) ** (a / (a + b))
         return mean, 1.0 / p
 
+    def _scheduled_shape(self, t: float, m0: np.ndarray, p0: float) -> tuple[np.ndarray, float]:
+        """(mean, variance) with transport and a time-dependent α: dp/dt = 2cp + cα(t),
+        d log m/dt = −a(1 + α(t)/p), integrated between the breakpoints of α."""
+        a, c, schedule = self.a, self.a + self.b, self.alpha
+
+        def rates(s, y):
+            alpha = schedule.value_at(s)
+            return [2 * c * y[0] + c * alpha, -a * (1 + alpha / y[0])]
+
+        y = [p0, 0.0]
+        edges = [0.0, *(s for s in schedule.breakpoints if 0 < s < t), t]
+        for start, stop in zip(edges, edges[1:]):
+            if stop > start:
+                y = solve_ivp(rates, (start, stop), y, method="DOP853", rtol=1e-12, atol=1e-14).y[:, -1]
+        return m0 * np.exp(y[1]), 1.0 / y[0]
+
     def mass(self, t: float) -> float:
         """M(t): constant except for the unbalanced reaction, where it integrates the mass ODE."""
-        if self.reaction != "unbalanced" or self.alpha == 0:
+        if self.reaction != "unbalanced" or self.alpha.is_zero:
             return self.mass0
 
         def rate(s):
             mean, var = self._shape(s)
-            return self.alpha * 0.5 * self.a * float(np.sum(mean ** 2 + var))
+            return self.alpha.value_at(s) * 0.5 * self.a * float(np.sum(mean ** 2 + var))
 
-        integral, _ = quad(rate, 0.0, t, epsabs=1e-13, epsrel=1e-12)
+        breaks = [s for s in self.alpha.breakpoints if 0 < s < t]
+        integral, _ = quad(rate, 0.0, t, epsabs=1e-13, epsrel=1e-12, points=breaks or None)
         return self.mass0 * np.exp(-integral)
 
     def problem(self, grid: Grid) -> Problem:

@@ -110,7 +110,7 @@ def _conserves_mass(attrs: dict) -> bool:
         case = recorded_case(attrs)
     except CaseError:
         return True
-    return case.dynamics.alpha == 0 or get_reaction(case.dynamics.reaction).conserves_mass
+    return case.dynamics.alpha.is_zero or get_reaction(case.dynamics.reaction).conserves_mass
 
 
 def _particle_lines(f, attrs: dict) -> list[str]:

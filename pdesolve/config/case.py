@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,10 @@ from ..model.initial import DENSITIES, DENSITY_COMMON
 from ..model.interaction import INTERACTIONS
 from ..model.potentials import POTENTIALS
 from ..model.reactions import REACTIONS
-from .schema import (NON_NEGATIVE, POSITIVE, REQUIRED, CaseError, Context, Key, Range, _as_table,
-                     _boolean, _choice, _describe, _did_you_mean, _integer, _read_flat,
+from ..model.schedule import CHECK_SAMPLES, Expression, Schedule, ScheduleError, schedule_of
+from .expression import ExpressionError, compile_expression
+from .schema import (NON_NEGATIVE, POSITIVE, REQUIRED, CaseError, Context, Key, Range, Reader, _as_table,
+                     _boolean, _choice, _described, _describe, _did_you_mean, _integer, _read_flat,
                      _read_keys, _read_kinded, _reject_unknown, _scalar_number, _show, _string,
                      number, number_list, per_axis_numbers)
 
@@ -90,7 +93,7 @@ class DynamicsSpec:
     """[dynamics]; ``prior`` is the refill density μ_b, present iff the reaction uses one."""
 
     reaction: str
-    alpha: float
+    alpha: Schedule
     tau: float
     transport: bool
     prior: KindSpec | None
@@ -171,6 +174,7 @@ class Case:
                     for name, kind in _SECTION_TYPES.items()}
         dynamics = dict(data["dynamics"])
         prior = dynamics.pop("prior")
+        dynamics["alpha"] = schedule_of(dynamics["alpha"])
         return cls(path=Path(path), text=text, title=data["title"],
                    description=data["description"], potential=KindSpec(data["potential"]),
                    interaction=KindSpec(data["interaction"]), initial=KindSpec(data["initial"]),
@@ -331,9 +335,57 @@ def _read_grid(value: Any, ctx: Context) -> dict:
     return ctx.grid
 
 
+ALPHA_FORMS = ("a number >= 0", 'an expression in t such as "0.1*exp(-t/50)"',
+               "a table { value = A, off_after = T }", "a table { times = [0, t1, ...], values = [a0, a1, ...] }")
+
+
+def _alpha(bounds: Range) -> Reader:
+    """α: a number in ``bounds`` (constant), a string (an expression in t), or a table:
+    ``value`` and ``off_after`` (α = value until t = off_after, then 0; read as the table
+    below), or ``times`` (from 0, increasing) and ``values`` (α = values[k] from times[k]
+    on).  Returned as plain data (a float, the string, {"times": [..], "values": [..]}):
+    :class:`Case` makes it a :mod:`~pdesolve.model.schedule`."""
+    @partial(_described, type_text="number, expression in t or table", bounds=bounds)
+    def read(value, key, ctx):
+        return _read_alpha(value, key, ctx, bounds)
+    return read
+
+
+def _read_alpha(value: Any, key: str, ctx: Context, bounds: Range) -> float | str | dict:
+    allowed = "; ".join(ALPHA_FORMS)
+    if isinstance(value, str):
+        text = _string(non_empty=True)(value, key, ctx)
+        try:
+            compile_expression(text, ("t",))
+        except ExpressionError as err:
+            ctx.fail(key, f"does not compile: {err}", allowed)
+        return text
+    if isinstance(value, dict):
+        shorthand = {"value", "off_after"}
+        fields = ("value", "off_after") if shorthand & value.keys() else ("times", "values")
+        _reject_unknown(value, key, fields, ctx)
+        for name in fields:
+            if name not in value:
+                ctx.fail(f"{key}.{name}", "missing required key", allowed)
+        if fields[0] == "value":
+            level = number(NON_NEGATIVE)(value["value"], f"{key}.value", ctx)
+            off = number(POSITIVE)(value["off_after"], f"{key}.off_after", ctx)
+            return {"times": [0.0, off], "values": [level, 0.0]}
+        times = number_list(NON_NEGATIVE)(value["times"], f"{key}.times", ctx)
+        levels = number_list(NON_NEGATIVE)(value["values"], f"{key}.values", ctx)
+        if len(levels) != len(times):
+            ctx.fail(f"{key}.values", f"{len(levels)} values for {len(times)} times", "one value per time")
+        if times[0] != 0 or any(b <= a for a, b in zip(times, times[1:])):
+            ctx.fail(f"{key}.times", f"{_show(times)} does not start at 0 and strictly increase")
+        return {"times": times, "values": levels}
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        ctx.fail(key, f"expected {ALPHA_FORMS[0]}, a string or a table, got {_describe(value)}", allowed)
+    return number(bounds)(value, key, ctx)
+
+
 _DYNAMICS = {
     "reaction": Key(lambda value, key, ctx: _choice(*REACTIONS)(value, key, ctx), "balanced"),
-    "alpha": Key(number(NON_NEGATIVE), 1.0),
+    "alpha": Key(_alpha(NON_NEGATIVE), 1.0),
     "tau": Key(number(NON_NEGATIVE), 0.0),
     "transport": Key(_boolean, True),
 }
@@ -446,6 +498,13 @@ def validate_case_data(data: dict, source: str, *, name: str = "case") -> dict:
     result["dynamics"] = _read_dynamics(data.get("dynamics", {}), ctx)
     result["initial"] = _read_density(data.get("initial", {}), "initial", ctx)
     result["time"] = _read_time(data["time"], ctx)
+    alpha = result["dynamics"]["alpha"]
+    if isinstance(alpha, str):
+        try:
+            Expression(alpha).check(result["time"]["t_end"])
+        except ScheduleError as err:
+            ctx.fail("dynamics.alpha", f"{str(err).removeprefix('alpha = ')} (checked at {CHECK_SAMPLES} "
+                     "times in [0, t_end])", "an expression that is finite and >= 0 for 0 <= t <= t_end")
     for section, keys in (("scheme", _SCHEME), ("output", _OUTPUT), ("particles", _PARTICLES)):
         result[section] = _read_flat(data.get(section, {}), section, keys, ctx)
     return result

@@ -36,8 +36,11 @@ def case_toml(case) -> str:
     for name in ("grid", "potential", "interaction", "dynamics", "initial", "time", "scheme", "output",
                  "particles"):
         section = getattr(case, name)
-        table = dict(section) if isinstance(section, Mapping) else dataclasses.asdict(section)
-        nested = {key: value for key, value in table.items() if isinstance(value, Mapping)}   # dynamics.prior
+        table = dict(section) if isinstance(section, Mapping) else {
+            field.name: getattr(section, field.name) for field in dataclasses.fields(section)}
+        # a schedule of dynamics.alpha as the case file writes it (a number, text or table)
+        table = {key: value.as_json() if hasattr(value, "as_json") else value for key, value in table.items()}
+        nested = {key: value for key, value in table.items() if isinstance(value, Mapping)}   # dynamics.prior, alpha
         lines += ["", f"[{name}]"]
         lines += [f"{key} = {toml_value(value)}" for key, value in table.items()
                   if value is not None and key not in nested]

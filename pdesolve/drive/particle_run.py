@@ -168,7 +168,8 @@ class ReplicateRunner:
         rng = np.random.default_rng(np.random.SeedSequence(self.plan.seed, spawn_key=(r,)))
         positions = sample_density_spec(self.initial, self.grid, self.plan.n, rng, self.mu0)
         system = self._system(positions, rng)
-        step = self.step_bound if self.step_bound is not None else default_time_step(system, self.cfl)
+        step = (self.step_bound if self.step_bound is not None
+                else default_time_step(system, self.cfl, float(self.plan.times[-1])))
         return ReplicateCheckpoint(replicate=r, positions=system.positions, weights=system.weights,
                                    rng_state=rng.bit_generator.state, step=float(step))
 
@@ -213,7 +214,7 @@ class ReplicateRunner:
             origin = times[k - 1] if k else 0.0
             dt = (times[k] - origin) / count if count else 0.0
             while state.substep < count and not pauses:
-                system.step(dt)
+                system.step(dt, state.t)
                 state.substep += 1
                 state.steps += 1
                 state.t = origin + state.substep * dt

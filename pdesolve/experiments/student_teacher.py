@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..model.schedule import Schedule, as_schedule
 from ..particles.birth_death import birth_death_rates, offspring_counts, reinject_deficit, restore_population
 
 VARIANTS = ("sgd", "birth_death", "reinjection")
@@ -137,17 +138,21 @@ def birth_death_units(theta: np.ndarray, potentials: np.ndarray, variant: str, a
 
 @dataclass(frozen=True)
 class StudentTeacherConfig:
-    """Parameters of the seed §7.2 experiment (defaults: those of validation/student_teacher.py)."""
+    """Parameters of the seed §7.2 experiment (defaults: those of validation/student_teacher.py);
+    ``alpha`` a number or a schedule α(t) (:mod:`pdesolve.model.schedule`), t = step × Δt."""
 
     dim: int = 50
     teacher_units: int = 10
     student_units: int = 50
     batch: int = 100
     dt: float = 0.05
-    alpha: float = 0.03
+    alpha: Schedule | float = 0.03
     steps: int = 10_000
     records: int = 120
     test_points: int = 4096
+
+    def __post_init__(self):
+        object.__setattr__(self, "alpha", as_schedule(self.alpha))
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,8 @@ def train_student(theta: np.ndarray, teacher: np.ndarray, variant: str,
             rows = slice(k * config.batch, (k + 1) * config.batch)
             estimate = batch_estimate(theta, xs[rows], ys[rows])
             theta -= config.dt * estimate.gradient
-            theta, count = birth_death_units(theta, estimate.potentials, variant, config.alpha,
+            alpha = config.alpha.mean((start + k) * config.dt, config.dt)
+            theta, count = birth_death_units(theta, estimate.potentials, variant, alpha,
                                              config.dt, birth_death_rng)
             events += count
             total += estimate.loss

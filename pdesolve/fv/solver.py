@@ -6,7 +6,9 @@ One step of size Δt with Strang splitting is R(Δt/2) ∘ T(Δt) ∘ R(Δt/2):
   finite-volume operator, V re-evaluated (F + K⋆μ) at every stage;
 * R: reaction with U frozen, solved exactly per cell; the reaction (:mod:`pdesolve.model.reactions`)
   gives the rate's shift s and source q, and the step of a reaction that conserves mass is
-  rescaled to the initial mass (round-off then cannot accumulate over steps).
+  rescaled to the initial mass (round-off then cannot accumulate over steps).  A time-dependent
+  α (:mod:`pdesolve.model.schedule`) enters each reaction sub-step over [t₀, t₀ + h] as its mean
+  (1/h) ∫ α over that interval, which keeps the step exact for U frozen.
 
 The solver holds the state and the time control; every array operation goes through its
 backend (:mod:`pdesolve.fv.backends`, chosen by ``scheme.backend``).  All work arrays are
@@ -168,7 +170,8 @@ class Solver:
         state (V and U are refreshed as a side effect).
 
         ν ≤ 1 keeps the forward-Euler transport stage positive (Carrillo–Chertock–Huang:
-        Δt ≤ h / (2 max|u|) in 1-D); the reaction term bounds the splitting error.
+        Δt ≤ h / (2 max|u|) in 1-D); the reaction term bounds the splitting error, with α
+        the peak of α(t) over the step that transport alone would allow.
         """
         ops = self.backend
         self._refresh_potential()
@@ -182,7 +185,10 @@ class Solver:
             bound += transport_bound
         if self.problem.has_reaction:
             shift, _ = self._refresh_reaction_potential()
-            bound += self.problem.alpha * ops.max_rate(self._mu, self._u, shift)
+            moving = self.problem.transport and transport_bound > 0
+            horizon = self.scheme.dt or (self.scheme.cfl / transport_bound if moving else np.inf)
+            alpha = self.problem.alpha.peak(self.t, self.t + horizon)
+            bound += alpha * ops.max_rate(self._mu, self._u, shift)
         return bound
 
     def stable_dt(self) -> float:
@@ -204,12 +210,12 @@ class Solver:
         """Advance the state by Δt = ``dt`` (no stability check: see :meth:`stable_dt`)."""
         with self.backend.threads(timed=True):
             if self.scheme.splitting == "strang":
-                self._react(0.5 * dt)
+                self._react(self.t, 0.5 * dt)
                 self._transport(dt)
-                self._react(0.5 * dt)
+                self._react(self.t + 0.5 * dt, 0.5 * dt)
             else:
                 self._transport(dt)
-                self._react(dt)
+                self._react(self.t, dt)
         self.t += dt
         self.steps += 1
 
@@ -263,17 +269,17 @@ class Solver:
         return self.reaction.rate_parameters(self.backend, mu, self._u,
                                              self.problem.grid.cell_volume)
 
-    def _apply_reaction(self, mu: np.ndarray, shift: float, source: float, dt: float) -> float:
+    def _apply_reaction(self, mu: np.ndarray, shift: float, source: float, alpha: float,
+                        dt: float) -> float:
         """μ ← μ e^{−αΔt(U − s)} (+ the μ_b source), the exact step with U, s, q frozen;
         returns Σμ after the step."""
-        problem = self.problem
         if self.reaction.uses_prior:
             return self.backend.reinjection_reaction(mu, self._u, self._prior, shift, source,
-                                                     problem.alpha, dt)
-        return self.backend.exponential_reaction(mu, self._u, shift, problem.alpha * dt)
+                                                     alpha, dt)
+        return self.backend.exponential_reaction(mu, self._u, shift, alpha * dt)
 
-    def _react(self, dt: float) -> None:
-        """μ ← R(Δt) μ, second order in Δt.
+    def _react(self, t0: float, dt: float) -> None:
+        """μ ← R(Δt) μ over [t₀, t₀ + Δt], second order in Δt, with α its mean over the interval.
 
         When U, s or q depend on μ (interaction, τ > 0, a prior source) they are frozen at
         the midpoint state μ* = R_frozen(Δt/2) μ (midpoint rule); otherwise the frozen step
@@ -284,7 +290,10 @@ class Solver:
         if not problem.has_reaction:
             return
         ops = self.backend
-        rate_dt = problem.alpha * dt
+        alpha = problem.alpha.mean(t0, dt)
+        if alpha == 0.0:
+            return
+        rate_dt = alpha * dt
         if self._fixed_factors and rate_dt * self._factor_half_range <= MAX_FACTOR_EXPONENT:
             if rate_dt != self._factors_rate_dt:
                 ops.exponential_factors(self._u, self._factor_shift, rate_dt, self._factors)
@@ -295,10 +304,10 @@ class Solver:
             shift, source = self._refresh_reaction_potential()
             if self._reaction_depends_on_mu:
                 ops.copy(self._mu, self._stage)
-                self._apply_reaction(self._stage, shift, source, 0.5 * dt)
+                self._apply_reaction(self._stage, shift, source, problem.alpha.mean(t0, 0.5 * dt), 0.5 * dt)
                 self._evaluate_potential(self._stage, self._v)
                 shift, source = self._refresh_reaction_potential(self._stage)
-            mass_after = self._apply_reaction(self._mu, shift, source, dt)
+            mass_after = self._apply_reaction(self._mu, shift, source, alpha, dt)
         if self.reaction.conserves_mass and mass_after > 0:
             ops.scale(self._mu, self._conserved_mass / mass_after)
         self._v_is_current = problem.interaction is None
@@ -308,7 +317,7 @@ class Solver:
         """(U, transport rate, reaction rate) at the current state, grid-shaped new arrays.
 
         Transport rate −Σ_a δΦ_a/h_a; reaction rate −α(U − s)μ (+ αqμ_b with a prior source),
-        s and q from the reaction's ``rate_parameters``.
+        α = α(t) now, s and q from the reaction's ``rate_parameters``.
         """
         problem = self.problem
         ops = self.backend
@@ -323,7 +332,8 @@ class Solver:
         if not problem.has_reaction:
             reaction = np.zeros_like(mu)
         else:
-            reaction = -problem.alpha * (u - shift) * mu
+            alpha = problem.alpha.value_at(self.t)
+            reaction = -alpha * (u - shift) * mu
             if self.reaction.uses_prior:
-                reaction += problem.alpha * source * problem.prior
+                reaction += alpha * source * problem.prior
         return u, transport, reaction

@@ -10,6 +10,7 @@ from .grid import Grid
 from .interaction import ConvolutionInteraction
 from .potentials import Potential
 from .reactions import Reaction, get_reaction
+from .schedule import Schedule, as_schedule
 
 LIMITER_THETA = {"extremum": 0.0, "minmod": 1.0, "mc": 2.0}
 
@@ -32,6 +33,7 @@ class Problem:
     :data:`pdesolve.model.reactions.REACTIONS`: ``balanced`` (U − Ū)μ (seed (13)),
     ``unbalanced`` U μ (seed (12)), ``none``, or the refills ``reinjection`` and
     ``reinjection_deficit`` from the prior ``prior`` = μ_b (mass 1), which conserve mass.
+    ``alpha`` is a number or a :mod:`~pdesolve.model.schedule` α(t) (stored as a schedule).
     ``transport`` False drops the ∇·(μ∇U) term (pure birth–death).  ``loss_offset`` turns
     the energy into the network loss ½‖f − f_μ‖² = E + ½‖f‖² for neuron-form cases.
     """
@@ -40,7 +42,7 @@ class Problem:
     potential: np.ndarray | Potential
     interaction: GridInteraction | None = None
     reaction: str = "balanced"
-    alpha: float = 1.0
+    alpha: Schedule | float = 1.0
     tau: float = 0.0
     prior: np.ndarray | None = None
     loss_offset: float | None = None
@@ -48,8 +50,9 @@ class Problem:
 
     def __post_init__(self):
         get_reaction(self.reaction)
-        if self.alpha < 0 or self.tau < 0:
-            raise ValueError("alpha and tau must be non-negative")
+        if self.tau < 0:
+            raise ValueError("tau must be non-negative")
+        self.alpha = as_schedule(self.alpha)
         if isinstance(self.potential, Potential):
             self.potential = self.potential.on_grid(self.grid)
         elif callable(self.potential):
@@ -79,7 +82,7 @@ class Problem:
 
     @property
     def has_reaction(self) -> bool:
-        return self.reaction != "none" and self.alpha > 0.0
+        return self.reaction != "none" and not self.alpha.is_zero
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """Time-discretised birth–death of particles (seed Algorithm 1, (25)–(26), §6 reinjection)
 and its deterministic weighted alternative.
 
-Rates: balanced Ṽ_i = V_i − (1/n) Σ_j V_j (seed (21)); unbalanced and reinjection V_i.
-In a step Δt particle i is killed with probability 1 − exp(−α Ṽ_i Δt) if Ṽ_i > 0 and
-duplicated with probability 1 − exp(−α |Ṽ_i| Δt) if Ṽ_i < 0.  Then:
+Rates: balanced Ṽ_i = V_i − (1/n) Σ_j V_j (seed (21)); unbalanced and reinjection V_i
+(uncentred: with Ṽ the reinjection would refill nothing in the limit; README.md,
+"Reinjection").  In a step Δt particle i is killed with probability 1 − exp(−α Ṽ_i Δt) if
+Ṽ_i > 0 and duplicated with probability 1 − exp(−α |Ṽ_i| Δt) if Ṽ_i < 0 (seed (25)–(26)
+print these without α and the minus sign, and its §5 list swaps kill and duplicate; README.md,
+"Where the code departs from the printed seed").  Then:
 
 * balanced: N₁ survivors+clones are brought back to n by killing N₁ − n, or duplicating
   n − N₁, uniformly chosen particles (Algorithm 1);
@@ -112,7 +115,7 @@ def reweight(weights: np.ndarray, values: np.ndarray, alpha: float, dt: float,
 def population_offspring(system, dt: float, centred: bool) -> np.ndarray:
     """Offspring counts of Algorithm 1 for a particle system: every particle's birth–death
     draw with rates α(V_i − V̄) (``centred``) or αV_i at the current V."""
-    return offspring_counts(birth_death_rates(system.values, centred), system.dynamics.alpha, dt,
+    return offspring_counts(birth_death_rates(system.values, centred), system.alpha, dt,
                             system.rng)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..model.grid import Grid
 from ..model.reactions import get_reaction
+from ..model.schedule import Schedule, as_schedule
 from .potential import ParticlePotential
 from .transport import apply_boundary, langevin_noise
 
@@ -17,10 +18,11 @@ INTEGRATORS = ("euler", "heun")
 
 @dataclass(frozen=True)
 class ParticleDynamics:
-    """The case's dynamics as the particles see it (see :class:`pdesolve.model.problem.Problem`)."""
+    """The case's dynamics as the particles see it (see :class:`pdesolve.model.problem.Problem`);
+    ``alpha`` a number or a schedule α(t) (stored as a schedule)."""
 
     reaction: str = "balanced"
-    alpha: float = 1.0
+    alpha: Schedule | float = 1.0
     tau: float = 0.0
     transport: bool = True
     integrator: str = "euler"
@@ -29,12 +31,13 @@ class ParticleDynamics:
         get_reaction(self.reaction)
         if self.integrator not in INTEGRATORS:
             raise ValueError(f"integrator must be one of {INTEGRATORS}, got {self.integrator!r}")
-        if self.alpha < 0 or self.tau < 0:
-            raise ValueError("alpha and tau must be non-negative")
+        if self.tau < 0:
+            raise ValueError("tau must be non-negative")
+        object.__setattr__(self, "alpha", as_schedule(self.alpha))
 
     @property
     def has_reaction(self) -> bool:
-        return self.reaction != "none" and self.alpha > 0
+        return self.reaction != "none" and not self.alpha.is_zero
 
 
 class ParticleSystem:
@@ -42,7 +45,8 @@ class ParticleSystem:
 
     Unweighted (default): w_i = M/n and birth–death acts on the population (Algorithm 1).
     ``weighted``: positions only move and w_i follows ẇ_i = −α (V_i − V̄_w) w_i.
-    ``sample_prior(k, rng)`` draws k positions from μ_b (reinjection only).
+    ``sample_prior(k, rng)`` draws k positions from μ_b (reinjection only).  ``alpha`` is
+    the birth–death rate of the step being taken: the mean of α(t) over it.
     """
 
     def __init__(self, positions: np.ndarray, mass: float, potential: ParticlePotential,
@@ -60,6 +64,7 @@ class ParticleSystem:
         self.rng = rng
         self.weighted = weighted
         self.sample_prior = sample_prior
+        self.alpha = dynamics.alpha.value_at(0.0)
         self.values = np.zeros(self.n)
         self.gradient = np.zeros((self.n, self.ndim))
         self._trial_gradient = np.zeros((self.n, self.ndim))
@@ -90,24 +95,28 @@ class ParticleSystem:
         self.evaluate()
         get_reaction(self.dynamics.reaction).particle_step(self, dt)
 
-    def step(self, dt: float) -> None:
-        """One step: gradient move (if transport), then birth–death (if a reaction)."""
+    def step(self, dt: float, t: float = 0.0) -> None:
+        """One step over [t, t + Δt]: gradient move (if transport), then birth–death (if a
+        reaction, and α is not 0 over the step) at rate α = (1/Δt) ∫ α(s) ds."""
         if self.dynamics.transport:
             self.move(dt)
         if self.dynamics.has_reaction:
-            self.birth_death(dt)
+            self.alpha = self.dynamics.alpha.mean(t, dt)
+            if self.alpha > 0.0:
+                self.birth_death(dt)
 
 
-def default_time_step(system: ParticleSystem, cfl: float) -> float:
-    """Δt = cfl · min(min_a h_a / max_i |∇V_i|, 1 / (α max_i |Ṽ_i|)) at the start: a particle
-    moves at most cfl cells and birth–death probabilities stay ≤ 1 − e^(−cfl) per step."""
+def default_time_step(system: ParticleSystem, cfl: float, t_end: float = math.inf) -> float:
+    """Δt = cfl · min(min_a h_a / max_i |∇V_i|, 1 / (α max_i |Ṽ_i|)) at the start, α the peak
+    of α(t) over [0, t_end]: a particle moves at most cfl cells and birth–death
+    probabilities stay ≤ 1 − e^(−cfl) per step."""
     system.evaluate()
     speed = float(np.max(np.linalg.norm(system.gradient, axis=1))) if system.dynamics.transport else 0.0
     limits = [min(system.grid.spacing) / speed] if speed > 0 else []
     if system.dynamics.has_reaction:
         rates = system.values - system.values.mean() \
             if get_reaction(system.dynamics.reaction).centred_rates else system.values
-        top = system.dynamics.alpha * float(np.max(np.abs(rates)))
+        top = system.dynamics.alpha.peak(0.0, t_end) * float(np.max(np.abs(rates)))
         if top > 0:
             limits.append(1.0 / top)
     return cfl * min(limits) if limits else math.inf

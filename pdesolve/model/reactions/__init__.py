@@ -26,7 +26,8 @@ class Reaction:
     solver then keeps the step's factors).  ``centred_rates``: the particle rates are V_i − V̄
     (the particle step bound uses them).
     ``rate_parameters(backend, mu, u, cell_volume) -> (s, q)``;
-    ``particle_step(system, dt)`` with V evaluated at the current positions.  ``doc`` is the
+    ``particle_step(system, dt)`` with V evaluated at the current positions, at the rate
+    α = ``system.alpha`` (the mean of α(t) over the step).  ``doc`` is the
     term α R(μ) as the case-file reference writes it.
     """
 

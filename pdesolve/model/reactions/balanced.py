@@ -15,7 +15,7 @@ def particle_step(system, dt: float) -> None:
     weighted: w_i ← w_i e^{−α(V_i − V̄_w)Δt}, rescaled to the previous mass."""
     from ...particles.birth_death import population_offspring, resample, reweight
     if system.weighted:
-        reweight(system.weights, system.values, system.dynamics.alpha, dt, True)
+        reweight(system.weights, system.values, system.alpha, dt, True)
         return
     resample(system, population_offspring(system, dt, True))
 

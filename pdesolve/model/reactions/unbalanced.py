@@ -14,7 +14,7 @@ def particle_step(system, dt: float) -> None:
     in the weights; weighted: w_i ← w_i e^{−αV_iΔt}."""
     from ...particles.birth_death import (expected_population_fraction, population_offspring,
                                           resample, reweight)
-    alpha = system.dynamics.alpha
+    alpha = system.alpha
     if system.weighted:
         reweight(system.weights, system.values, alpha, dt, False)
         return

@@ -47,7 +47,8 @@ def case_2d(body: str = "", time: str = "t_end = 1.0") -> str:
 def test_there_are_case_files():
     assert {p.stem for p in CASE_FILES} >= {
         "gaussian_1d", "birth_death_2d", "gaussian_kernel_3d", "periodic_2d",
-        "mixture_gaussians", "mixture_gaussians_bad_start", "mixture_gaussians_reinjection"}
+        "mixture_gaussians", "mixture_gaussians_bad_start", "mixture_gaussians_reinjection",
+        "mixture_gaussians_2d"}
 
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: p.stem)

@@ -102,6 +102,14 @@ def check_mixture_gaussians(found):
         assert 0 < number(row["loss at t = 2"]) < number(row["loss at t = 1"]), row
 
 
+def check_mixture_2d(found):
+    rows = {row["dynamics"]: row for row in found[0]}
+    final = {label: number([v for k, v in row.items() if k.startswith("loss at t = ")][-1])
+             for label, row in rows.items()}
+    assert all(0 < value < 0.05 for value in final.values()), final
+    assert final["balanced birth–death, α = 5"] < final["gradient flow"], final   # already at quick settings
+
+
 def check_reinjection_limit(found):
     rows = {(r["particle algorithm"], r["grid PDE"]): r for r in found[0]}
     for own in ("reinjection", "reinjection_deficit"):   # each converges to its own PDE

@@ -246,3 +246,48 @@ def test_a_resolved_case_with_a_schedule_loads_back_as_the_same_case(line):
 
     case = case_from_text("c.toml", CASE.format(alpha=line))
     assert case_from_text("c.toml", case_toml(case)).dynamics == case.dynamics
+
+
+# -- finite_n: the grid as a model of n particles --------------------------------------------
+
+def two_wells(finite_n=None):
+    """Pure balanced birth–death, F lower at x = 2 than at x = −2, all the mass starting
+    near −2: the tail at +2 (density ~1e-40) is what the grid PDE grows."""
+    from pdesolve.model.problem import Problem
+
+    grid = box(200)
+    x, = grid.mesh()
+    potential = np.minimum((x + 2) ** 2, (x - 2) ** 2 - 1.0)
+    mu0 = np.exp(-(x + 2) ** 2 / (2 * 0.3 ** 2))
+    problem = Problem(grid, potential, None, "balanced", 5.0, transport=False, finite_n=finite_n)
+    return grid, x, Solver(problem, Scheme(order=2), mu0 / grid.integrate(mu0))
+
+
+def test_finite_n_keeps_birth_death_from_growing_tails_no_population_has():
+    grid, x, pde = two_wells()
+    _, _, finite = two_wells(finite_n=200)
+    pde.advance(20.0)
+    finite.advance(20.0)
+    right = x > 0
+    assert grid.integrate(pde.mu * right) > 0.99          # the PDE moved the mass to the lower well
+    assert np.all(finite.mu[right] == 0.0)                # 200 particles never get there
+    assert grid.integrate(finite.mu) == pytest.approx(1.0, rel=1e-12) and finite.mu.min() >= 0.0
+
+
+def test_finite_n_empties_exactly_the_cells_below_its_floor():
+    from pdesolve.model.problem import FINITE_N_COUNT
+
+    grid, x, solver = two_wells(finite_n=1000)
+    before = solver.mu.copy()
+    solver.step(1e-9)      # a step too short to change anything but the floor
+    expected = 1000 * before * grid.cell_volume < FINITE_N_COUNT
+    assert np.array_equal(solver.mu == 0.0, expected | (before == 0.0))
+    kept = ~expected
+    assert np.allclose(solver.mu[kept], before[kept] / (1 - grid.integrate(before * expected)), rtol=1e-9)
+
+
+def test_finite_n_in_a_case():
+    case = case_from_text("c.toml", CASE.format(alpha="finite_n = 200"))
+    assert case.dynamics.finite_n == 200
+    with pytest.raises(CaseError, match="dynamics.finite_n"):
+        case_from_text("c.toml", CASE.format(alpha="finite_n = 0"))

@@ -110,6 +110,16 @@ def check_mixture_2d(found):
     assert final["balanced birth–death, α = 5"] < final["gradient flow"], final   # already at quick settings
 
 
+def check_mixture_authors(found):
+    rows = {(r["start"], r["dynamics"], r["reading"]): r for r in found[0]}
+    assert len(rows) == 21
+    for row in rows.values():
+        assert 0 < number(row["loss at T"]) < 0.1, row
+    for reading in ("grid PDE", "grid, finite_n = 200", "particles, n = 200"):   # already at T/10
+        assert number(rows["good", "birth–death", reading]["loss at T"]) < \
+            number(rows["good", "gradient descent", reading]["loss at T"])
+
+
 def check_reinjection_limit(found):
     rows = {(r["particle algorithm"], r["grid PDE"]): r for r in found[0]}
     for own in ("reinjection", "reinjection_deficit"):   # each converges to its own PDE

@@ -96,6 +96,7 @@ class DynamicsSpec:
     alpha: Schedule
     tau: float
     transport: bool
+    finite_n: int | None
     prior: KindSpec | None
 
 
@@ -388,6 +389,7 @@ _DYNAMICS = {
     "alpha": Key(_alpha(NON_NEGATIVE), 1.0),
     "tau": Key(number(NON_NEGATIVE), 0.0),
     "transport": Key(_boolean, True),
+    "finite_n": Key(_integer(Range(low=1))),
 }
 
 MAX_OUTPUTS = 1_000_000  # output times of one run (each costs a snapshot and a diagnostics row)

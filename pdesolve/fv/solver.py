@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.problem import Problem, Scheme
+from ..model.problem import FINITE_N_COUNT, Problem, Scheme
 from . import diagnostics
 from .backends import make_backend
 
@@ -70,6 +70,8 @@ class Solver:
         self._conserved_mass = ops.total(self._mu)  # invariant of mass-conserving flows
         self._prior = None if problem.prior is None else ops.from_host(problem.prior, copy=False)
         self._stages = SSP_STAGES[scheme.integrator]
+        # n μ_i |cell| / M₀ < FINITE_N_COUNT with M₀ = Σμ₀ |cell|: μ_i < FINITE_N_COUNT Σμ₀ / n
+        self._floor = 0.0 if problem.finite_n is None else FINITE_N_COUNT * self._conserved_mass / problem.finite_n
         if problem.interaction is None:
             ops.copy(self._f, self._v)
         self._v_is_current = problem.interaction is None  # does _v hold V(μ) for the current μ?
@@ -216,6 +218,8 @@ class Solver:
             else:
                 self._transport(dt)
                 self._react(self.t, dt)
+            if self._floor:
+                self._empty_below_floor()
         self.t += dt
         self.steps += 1
 
@@ -258,6 +262,14 @@ class Solver:
         targets[0 if current is targets[0] else 1] = self._mu
         self._mu = current
         self._stage, self._next = targets
+        self._v_is_current = self.problem.interaction is None
+
+    def _empty_below_floor(self) -> None:
+        """μ_i ← 0 where n μ_i |cell| / M₀ < FINITE_N_COUNT (``problem.finite_n`` = n), then
+        the mass rescaled to M₀ if the reaction conserves it."""
+        mass_after = self.backend.zero_below(self._mu, self._floor)
+        if self.reaction.conserves_mass and mass_after > 0:
+            self.backend.scale(self._mu, self._conserved_mass / mass_after)
         self._v_is_current = self.problem.interaction is None
 
     def _refresh_reaction_potential(self, mu: np.ndarray | None = None) -> tuple[float, float]:

@@ -86,6 +86,7 @@ def build_setup(case: Case) -> Setup:
         prior=prior,
         loss_offset=loss_offset,
         transport=dynamics.transport,
+        finite_n=dynamics.finite_n,
     )
     if not np.all(np.isfinite(problem.potential)):
         raise CaseError(source, "potential", "F is not finite everywhere on the grid")

@@ -13,6 +13,7 @@ from .reactions import Reaction, get_reaction
 from .schedule import Schedule, as_schedule
 
 LIMITER_THETA = {"extremum": 0.0, "minmod": 1.0, "mc": 2.0}
+FINITE_N_COUNT = 1e-6   # expected particles in a cell below which finite_n empties it
 
 
 class GridInteraction(Protocol):
@@ -34,7 +35,11 @@ class Problem:
     ``unbalanced`` U μ (seed (12)), ``none``, or the refills ``reinjection`` and
     ``reinjection_deficit`` from the prior ``prior`` = μ_b (mass 1), which conserve mass.
     ``alpha`` is a number or a :mod:`~pdesolve.model.schedule` α(t) (stored as a schedule).
-    ``transport`` False drops the ∇·(μ∇U) term (pure birth–death).  ``loss_offset`` turns
+    ``transport`` False drops the ∇·(μ∇U) term (pure birth–death).  ``finite_n`` = n makes
+    the grid a model of n particles: after every step the cells where fewer than
+    :data:`FINITE_N_COUNT` of the n particles are expected, n μ_i |cell| / M₀ < FINITE_N_COUNT,
+    are emptied (mass-conserving reactions then rescale to M₀): birth–death cannot grow
+    mass out of tails that no finite population has (seed Fig. 1's bad start, #16).  ``loss_offset`` turns
     the energy into the network loss ½‖f − f_μ‖² = E + ½‖f‖² for neuron-form cases.
     """
 
@@ -47,6 +52,7 @@ class Problem:
     prior: np.ndarray | None = None
     loss_offset: float | None = None
     transport: bool = True
+    finite_n: int | None = None
 
     def __post_init__(self):
         get_reaction(self.reaction)

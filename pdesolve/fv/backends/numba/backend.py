@@ -157,6 +157,10 @@ class NumbaBackend:
         """μ ← μ · factors; returns Σ μ after."""
         return rk.multiply(mu, factors, self._partials)
 
+    def zero_below(self, mu: np.ndarray, floor: float) -> float:
+        """μ ← 0 where μ < floor; returns Σ μ after."""
+        return rk.zero_below(mu, floor, self._partials)
+
     def scale(self, mu: np.ndarray, factor: float) -> None:
         """μ ← c μ."""
         rk.scale(mu, factor)

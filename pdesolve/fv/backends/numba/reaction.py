@@ -202,6 +202,20 @@ def multiply(mu, factors, partials):
 
 
 @njit(parallel=True, cache=True)
+def zero_below(mu, floor, partials):
+    """μ_i ← 0 where μ_i < floor.  Returns Σ_i μ_i after the update."""
+    blocks = (mu.size + BLOCK - 1) // BLOCK
+    for block in prange(blocks):
+        start = block * BLOCK
+        stop = min(start + BLOCK, mu.size)
+        for i in range(start, stop):
+            if mu[i] < floor:
+                mu[i] = 0.0
+        partials[block, 0] = block_sum(mu, start, stop)
+    return ordered_total(partials, blocks, 0)
+
+
+@njit(parallel=True, cache=True)
 def reinjection_reaction(mu, u, prior, shift, source, alpha, dt, block, partials):
     """Exact step of dμ/dt = −α (U − s) μ + α q μ_b with U, s, q frozen:
 

@@ -102,7 +102,7 @@ def test_defaults_are_filled(tmp_path):
     assert data["potential"] == {"kind": "none"}
     assert data["interaction"] == {"kind": "none"}
     assert data["dynamics"] == {"reaction": "balanced", "alpha": 1.0, "tau": 0.0,
-                                "transport": True, "prior": None}
+                                "transport": True, "finite_n": None, "prior": None}
     assert data["initial"] == {"kind": "gaussian", "mean": [0.0, 0.0], "std": [1.0, 1.0],
                                "mass": 1.0}
     assert data["time"] == {"t_end": 1.0, "cfl": 0.5, "dt": None, "outputs": 10,

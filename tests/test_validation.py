@@ -129,9 +129,11 @@ def check_reinjection_limit(found):
 
 
 def check_student_teacher(found):
-    main, scan = found
-    for row in main + scan:
+    main, scan, tuning, test = found
+    for row in main + scan + tuning + test:
         assert math.isfinite(number(row["final test loss"])), row
+    assert sum("(chosen)" in row["schedule (tuning seeds)"] for row in tuning) == 1
+    assert "off after" in test[1]["variant"] and "negative control" in test[2]["variant"]
     events = {row["variant"]: number(row["birth–death events per run"]) for row in main}
     assert events["SGD"] == 0 and events["SGD + birth–death"] > 0
 

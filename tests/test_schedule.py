@@ -123,8 +123,14 @@ def test_bad_schedules_are_one_line_naming_the_key(line, key, words):
 
 # -- the grid against exact solutions -----------------------------------------------------
 
-@pytest.mark.parametrize("schedule", [OFF, STAIRS, DECAY], ids=["off_after", "piecewise", "expression"])
-def test_pure_birth_death_precision_follows_the_integral_of_alpha(schedule):
+INTEGRALS_TO_HALF = {  # ∫₀^0.5 α, by hand
+    "off_after": 2.0 * 0.3, "piecewise": 3.0 * 0.1 + 0.5 * 0.25 + 1.5 * 0.15,
+    "expression": 2.0 / 3.0 * (1.0 - math.exp(-1.5)) + 0.5 ** 3 / 3.0}
+
+
+@pytest.mark.parametrize("schedule, name", [(OFF, "off_after"), (STAIRS, "piecewise"), (DECAY, "expression")],
+                         ids=["off_after", "piecewise", "expression"])
+def test_pure_birth_death_precision_follows_the_integral_of_alpha(schedule, name):
     """F = x²/2, no transport: dp/dt = a α(t), so p(t) = p₀ + a ∫₀ᵗ α.  Each reaction step is
     exact per cell with the mean of α over it, so the grid keeps the exact point values to
     round-off at any Δt, also across the breakpoints."""
@@ -134,7 +140,15 @@ def test_pure_birth_death_precision_follows_the_integral_of_alpha(schedule):
             _, error = solve_gaussian(flow, box(cells), Scheme(order=2, dt=dt), 0.5)
             assert error < 1e-11, (cells, dt, error)
     p = 1.0 / flow.state(0.5).variance[0]
-    assert p == pytest.approx(4.0 + schedule.integral(0.0, 0.5), rel=1e-13)
+    assert p == pytest.approx(4.0 + INTEGRALS_TO_HALF[name], rel=1e-13)
+
+
+def test_the_integral_of_an_expression_is_exact_over_long_intervals():
+    """The exact flows integrate α over [0, t] in one call: adaptive quadrature, not one
+    Gauss rule over the whole interval (which is 14% off at t = 30 here)."""
+    alpha = Expression("1 + sin(t)")
+    for t in (1.0, 10.0, 30.0):
+        assert alpha.integral(0.0, t) == pytest.approx(t + 1.0 - math.cos(t), rel=1e-12)
 
 
 def test_scheduled_exact_flow_reduces_to_the_constant_formula():
@@ -174,6 +188,36 @@ def test_strang_splitting_keeps_order_two_in_time_with_a_schedule(schedule):
     steps = np.array([200, 400, 800])
     errors = [grid.integrate(np.abs(strang_with(schedule, n, grid) - reference)) for n in steps]
     assert 1.8 <= fitted_order(1.0 / steps, errors) <= 2.2, errors
+
+
+def test_a_ramp_to_zero_at_t_end_runs_to_the_end():
+    """α = 1 − t is ≥ 0 on [0, t_end = 1] only: no step bound may evaluate it beyond t_end."""
+    case = case_from_text("c.toml", CASE.format(alpha='alpha = "1 - t"'))
+    from pdesolve.model.build import build_setup
+    setup = build_setup(case)
+    solver = Solver(setup.problem, setup.scheme, setup.mu0)
+    solver.advance(1.0)
+    assert solver.t == 1.0
+
+
+def test_without_transport_an_expression_bounds_each_step_by_its_peak():
+    """α = 5t starts at 0: the bound must look ahead over the step, or the first step would
+    cross the whole output interval.  With τ > 0 (U depends on μ) the run then agrees with a
+    fine fixed-Δt reference."""
+    from pdesolve.model.problem import Problem
+
+    grid = box(200)
+    x, = grid.mesh()
+    mu0 = np.exp(-(x - 1) ** 2 / 2)
+    problem = Problem(grid, np.minimum((x + 2) ** 2, (x - 2) ** 2 - 1.0), None, "balanced",
+                      Expression("5*t"), tau=0.1, transport=False)
+    adaptive = Solver(problem, Scheme(order=2), mu0 / grid.integrate(mu0))
+    adaptive.advance(1.0)
+    reference = Solver(problem, Scheme(order=2, dt=1e-4), mu0 / grid.integrate(mu0))
+    reference.advance(1.0)
+    assert adaptive.steps > 10, adaptive.steps
+    error = grid.integrate(np.abs(adaptive.mu - reference.mu))
+    assert error < 1e-3, error
 
 
 def test_a_number_and_its_constant_schedule_run_bit_for_bit_alike():
@@ -217,6 +261,11 @@ def test_particles_use_the_mean_rate_of_each_step():
     system = ParticleSystem(rng.normal(1.0, 0.5, (500, 1)), 1.0, potential, grid, dynamics, rng)
     assert default_time_step(system, 0.5, 1.0) == pytest.approx(
         0.5 / (2.0 * np.max(np.abs(system.values - system.values.mean()))))
+    narrow_peak = ParticleSystem(system.positions, 1.0, potential, grid,
+                                 ParticleDynamics(alpha=Expression("5*exp(-((t-3.3)/0.2)**2)"),
+                                                  transport=False), rng)
+    assert default_time_step(narrow_peak, 0.5, 8.0) == pytest.approx(
+        0.5 / (5.0 * np.max(np.abs(system.values - system.values.mean()))), rel=1e-3)
     system.step(0.2, 0.2)
     assert system.alpha == pytest.approx((2.0 * 0.1) / 0.2)
     before = system.positions.copy()
@@ -250,8 +299,11 @@ def test_a_resolved_case_with_a_schedule_loads_back_as_the_same_case(line):
 
 # -- finite_n: the grid as a model of n particles --------------------------------------------
 
+MASS = 3.0
+
+
 def two_wells(finite_n=None):
-    """Pure balanced birth–death, F lower at x = 2 than at x = −2, all the mass starting
+    """Pure balanced birth–death, F lower at x = 2 than at x = −2, all the mass (3) starting
     near −2: the tail at +2 (density ~1e-40) is what the grid PDE grows."""
     from pdesolve.model.problem import Problem
 
@@ -260,7 +312,7 @@ def two_wells(finite_n=None):
     potential = np.minimum((x + 2) ** 2, (x - 2) ** 2 - 1.0)
     mu0 = np.exp(-(x + 2) ** 2 / (2 * 0.3 ** 2))
     problem = Problem(grid, potential, None, "balanced", 5.0, transport=False, finite_n=finite_n)
-    return grid, x, Solver(problem, Scheme(order=2), mu0 / grid.integrate(mu0))
+    return grid, x, Solver(problem, Scheme(order=2), MASS * mu0 / grid.integrate(mu0))
 
 
 def test_finite_n_keeps_birth_death_from_growing_tails_no_population_has():
@@ -269,9 +321,9 @@ def test_finite_n_keeps_birth_death_from_growing_tails_no_population_has():
     pde.advance(20.0)
     finite.advance(20.0)
     right = x > 0
-    assert grid.integrate(pde.mu * right) > 0.99          # the PDE moved the mass to the lower well
+    assert grid.integrate(pde.mu * right) > 0.99 * MASS   # the PDE moved the mass to the lower well
     assert np.all(finite.mu[right] == 0.0)                # 200 particles never get there
-    assert grid.integrate(finite.mu) == pytest.approx(1.0, rel=1e-12) and finite.mu.min() >= 0.0
+    assert grid.integrate(finite.mu) == pytest.approx(MASS, rel=1e-12) and finite.mu.min() >= 0.0
 
 
 def test_finite_n_empties_exactly_the_cells_below_its_floor():
@@ -280,10 +332,12 @@ def test_finite_n_empties_exactly_the_cells_below_its_floor():
     grid, x, solver = two_wells(finite_n=1000)
     before = solver.mu.copy()
     solver.step(1e-9)      # a step too short to change anything but the floor
-    expected = 1000 * before * grid.cell_volume < FINITE_N_COUNT
+    expected = 1000 * before * grid.cell_volume / MASS < FINITE_N_COUNT
+    assert 0 < expected.sum() < expected.size
     assert np.array_equal(solver.mu == 0.0, expected | (before == 0.0))
     kept = ~expected
-    assert np.allclose(solver.mu[kept], before[kept] / (1 - grid.integrate(before * expected)), rtol=1e-9)
+    assert np.allclose(solver.mu[kept], before[kept] * MASS / (MASS - grid.integrate(before * expected)),
+                       rtol=1e-9)
 
 
 def test_finite_n_in_a_case():

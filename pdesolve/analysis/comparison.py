@@ -53,6 +53,7 @@ from ..model.build import Setup, build_setup
 from ..config.case import Case, CaseError
 from .comparison_report import write_report
 from ..model.grid import AXIS_NAMES, Grid
+from ..model.schedule import Constant
 from ..drive.particle_run import DaskPool, check_memory, make_plan, run_particles
 from ..io.atomic import process_alive, temporaries, temporary_path
 from ..fv.solver import Solver, StabilityError
@@ -426,7 +427,7 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
         "bias_factors": {"grid": grid_factor, "dt": DT_FACTOR},
         "reaction": setup.problem.reaction,
         "alpha": setup.problem.alpha.as_json(),     # a number, or the schedule's text or table
-        "alpha_text": setup.problem.alpha.describe(),
+        **({} if isinstance(setup.problem.alpha, Constant) else {"alpha_text": setup.problem.alpha.describe()}),
         "interaction": setup.problem.interaction is not None,
         "independent_particles": independent,
         "level": LEVEL,

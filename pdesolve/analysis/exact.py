@@ -10,11 +10,14 @@ Every case keeps μ_t Gaussian; each axis evolves independently with precision p
 * unbalanced (12) with b = 0: same shape as the balanced case; the mass obeys
       dM/dt = −α ∫V dμ = −α M (a/2) Σ_axes (m² + s²).
 
-With a time-dependent α(t) (:mod:`pdesolve.model.schedule`), c = a + b, the same flows solve
+With a time-dependent α(t) (:mod:`pdesolve.model.schedule`) and c = a + b, the same flows
+solve (the constant-α formulas above are these integrated)::
+
       reaction only:        p = p₀ + a ∫₀ᵗ α,  m p = m₀ p₀
       with transport:       dp/dt = 2c p + c α(t),  d log m/dt = −a (1 + α(t)/p)
-(the constant-α formulas above are these integrated); the second pair is integrated
-numerically (DOP853, rtol 1e-12, piece by piece between the schedule's breakpoints).
+
+and the second pair is integrated numerically (DOP853, rtol 1e-12, piece by piece between
+the schedule's breakpoints).
 """
 from __future__ import annotations
 
@@ -111,7 +114,11 @@ class GaussianFlow:
         edges = [0.0, *(s for s in schedule.breakpoints if 0 < s < t), t]
         for start, stop in zip(edges, edges[1:]):
             if stop > start:
-                y = solve_ivp(rates, (start, stop), y, method="DOP853", rtol=1e-12, atol=1e-14).y[:, -1]
+                solution = solve_ivp(rates, (start, stop), y, method="DOP853", rtol=1e-12, atol=1e-14)
+                if not solution.success:
+                    raise RuntimeError(f"the exact flow's moment ODE failed on [{start:g}, {stop:g}]: "
+                                       f"{solution.message}")
+                y = solution.y[:, -1]
         return m0 * np.exp(y[1]), 1.0 / y[0]
 
     def mass(self, t: float) -> float:

@@ -359,7 +359,7 @@ def _read_alpha(value: Any, key: str, ctx: Context, bounds: Range) -> float | st
         try:
             compile_expression(text, ("t",))
         except ExpressionError as err:
-            ctx.fail(key, f"does not compile: {err}", allowed)
+            ctx.fail(key, f"does not compile: {err}")
         return text
     if isinstance(value, dict):
         shorthand = {"value", "off_after"}

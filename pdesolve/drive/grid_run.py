@@ -18,6 +18,7 @@ from ..io.atomic import STATUS_FAILED
 from ..io.grid_result import ResultWriter
 from .resources import DISK_WARNING_BYTES, available_memory, estimate, gib
 from ..fv.solver import Solver, StabilityError
+from ..model.schedule import ScheduleError
 from .compile_notice import compile_notice
 from .observers import Cadence, Observer, notify
 from .signals import RunInterrupted, stop_on_signals
@@ -194,10 +195,11 @@ def run_setup(setup: Setup, writer: ResultWriter, *, progress: bool = True,
             try:
                 solver.advance(float(times[next_output]), on_step)
                 check_state(solver, first["mass"])
-            except (NumericalFault, StabilityError) as err:
+            except (NumericalFault, StabilityError, ScheduleError) as err:
                 writer.suspend(STATUS_FAILED)
-                raise type(err)(f"{err}; the snapshots up to the last good state are kept in "
-                                f"{writer.path} (status 'failed')") from None
+                fault = StabilityError if isinstance(err, StabilityError) else NumericalFault
+                raise fault(f"{err}; the snapshots up to the last good state are kept in "
+                            f"{writer.path} (status 'failed')") from None
             row = diagnostics.collect(solver, last["dt"], previous)
             writer.add_snapshot(solver.t, solver.mu, solver.potential())
             writer.add_diagnostics(row)

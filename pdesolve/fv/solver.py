@@ -59,6 +59,7 @@ class Solver:
                                           problem.tau)
         self.t = float(t0)
         self.steps = 0
+        self._target = np.inf     # where advance() is going: no step bound looks beyond it
         self._mu = ops.from_host(mu0)
         self._stage = ops.empty()
         self._next = ops.empty()
@@ -189,7 +190,8 @@ class Solver:
             shift, _ = self._refresh_reaction_potential()
             moving = self.problem.transport and transport_bound > 0
             horizon = self.scheme.dt or (self.scheme.cfl / transport_bound if moving else np.inf)
-            alpha = self.problem.alpha.peak(self.t, self.t + horizon)
+            end = min(self.t + horizon, self._target)
+            alpha = self.problem.alpha.peak(self.t, end if np.isfinite(end) else self.t)
             bound += alpha * ops.max_rate(self._mu, self._u, shift)
         return bound
 
@@ -228,6 +230,7 @@ class Solver:
 
         ``on_step(solver, dt)`` is called after every step.
         """
+        self._target = t_target
         while self.t < t_target:
             if self.steps >= self.scheme.max_steps:
                 raise StabilityError(f"max_steps = {self.scheme.max_steps} reached at t = {self.t:g}")

@@ -58,6 +58,8 @@ class Problem:
         get_reaction(self.reaction)
         if self.tau < 0:
             raise ValueError("tau must be non-negative")
+        if self.finite_n is not None and self.finite_n < 1:
+            raise ValueError(f"finite_n must be a number of particles >= 1, got {self.finite_n}")
         self.alpha = as_schedule(self.alpha)
         if isinstance(self.potential, Potential):
             self.potential = self.potential.on_grid(self.grid)

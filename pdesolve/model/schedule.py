@@ -11,8 +11,10 @@ birth–death off for the last steps.  Every scheme sees α only through three q
 * :meth:`peak` (t₀, t₁) = max α on [t₀, t₁], for the step-size bounds;
 * :meth:`value_at` (t) = α(t), for the diagnostics' reaction rate.
 
-:meth:`integral` (t₀, t₁) = ∫_{t₀}^{t₁} α is exact for the piecewise schedules and
-5-point Gauss–Legendre per step for an expression (exact for polynomials of degree ≤ 9).
+:meth:`mean` of an expression is 5-point Gauss–Legendre over the step (exact for polynomials
+of degree ≤ 9; second order in time needs a smooth α: a jump belongs in a piecewise form).
+:meth:`integral` (t₀, t₁) = ∫_{t₀}^{t₁} α over any interval is exact for the piecewise forms
+and adaptive quadrature (scipy's ``quad``) for an expression: it is what the exact solutions use.
 """
 from __future__ import annotations
 
@@ -60,7 +62,7 @@ class Constant:
     def integral(self, t0: float, t1: float) -> float:
         return self.value * (t1 - t0)
 
-    def peak(self, t0: float, t1: float) -> float:
+    def peak(self, t0: float, t1: float, samples: int = PEAK_SAMPLES) -> float:
         return self.value
 
     def describe(self) -> str:
@@ -117,7 +119,7 @@ class Piecewise:
             return self.values[first]      # within one piece: exactly its value
         return self.integral(t, t + dt) / dt
 
-    def peak(self, t0: float, t1: float) -> float:
+    def peak(self, t0: float, t1: float, samples: int = PEAK_SAMPLES) -> float:
         last = len(self.values) - 1 if math.isinf(t1) else self._piece(t1)
         return max(self.values[self._piece(t0):last + 1])
 
@@ -165,15 +167,17 @@ class Expression:
         return float(self.values(np.array([t]))[0])
 
     def integral(self, t0: float, t1: float) -> float:
-        return float((t1 - t0) * GAUSS_WEIGHTS @ self.values(t0 + (t1 - t0) * GAUSS_NODES))
+        from scipy.integrate import quad
+        return float(quad(self.value_at, t0, t1, epsabs=1e-14, epsrel=1e-13, limit=500)[0])
 
     def mean(self, t: float, dt: float) -> float:
         return float(GAUSS_WEIGHTS @ self.values(t + dt * GAUSS_NODES))
 
-    def peak(self, t0: float, t1: float) -> float:
+    def peak(self, t0: float, t1: float, samples: int = PEAK_SAMPLES) -> float:
+        """The largest of α at ``samples`` equally spaced times of [t₀, t₁] (t₁ finite)."""
         if not math.isfinite(t1):
-            return self.value_at(t0)
-        return float(np.max(self.values(np.linspace(t0, t1, PEAK_SAMPLES))))
+            raise ScheduleError(f"alpha = {self.text!r}: its peak needs a finite interval")
+        return float(np.max(self.values(np.linspace(t0, t1, samples))))
 
     def check(self, t_end: float) -> None:
         """ScheduleError unless α is finite and ≥ 0 on a fine sampling of [0, t_end]."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..model.grid import Grid
 from ..model.reactions import get_reaction
-from ..model.schedule import Schedule, as_schedule
+from ..model.schedule import CHECK_SAMPLES, Schedule, as_schedule
 from .potential import ParticlePotential
 from .transport import apply_boundary, langevin_noise
 
@@ -108,7 +108,8 @@ class ParticleSystem:
 
 def default_time_step(system: ParticleSystem, cfl: float, t_end: float = math.inf) -> float:
     """Δt = cfl · min(min_a h_a / max_i |∇V_i|, 1 / (α max_i |Ṽ_i|)) at the start, α the peak
-    of α(t) over [0, t_end]: a particle moves at most cfl cells and birth–death
+    of α(t) over [0, t_end] (an expression's: the largest of its values at the 4097 times
+    where the case check evaluated it): a particle moves at most cfl cells and birth–death
     probabilities stay ≤ 1 − e^(−cfl) per step."""
     system.evaluate()
     speed = float(np.max(np.linalg.norm(system.gradient, axis=1))) if system.dynamics.transport else 0.0
@@ -116,7 +117,7 @@ def default_time_step(system: ParticleSystem, cfl: float, t_end: float = math.in
     if system.dynamics.has_reaction:
         rates = system.values - system.values.mean() \
             if get_reaction(system.dynamics.reaction).centred_rates else system.values
-        top = system.dynamics.alpha.peak(0.0, t_end) * float(np.max(np.abs(rates)))
+        top = system.dynamics.alpha.peak(0.0, t_end, CHECK_SAMPLES) * float(np.max(np.abs(rates)))
         if top > 0:
             limits.append(1.0 / top)
     return cfl * min(limits) if limits else math.inf

@@ -129,3 +129,40 @@ def test_unknown_variant_is_rejected(problem):
     _, theta, _, _ = problem
     with pytest.raises(ValueError, match="variant"):
         birth_death_units(theta, np.zeros(UNITS), "gillespie", 1.0, 0.1, np.random.default_rng(0))
+
+
+# -- the authors' notebook protocol (pdesolve.experiments.notebook_student_teacher) ----------
+
+def test_notebook_loss_gradient_matches_finite_differences():
+    from pdesolve.experiments.notebook_student_teacher import loss_gradient, sphere_points
+
+    rng = np.random.default_rng(4)
+    theta = rng.standard_normal((6, 4)) / 2
+    x = sphere_points(20, 3, rng)
+    y = rng.standard_normal(20)
+    _, gradient = loss_gradient(theta, x, y)
+    step = 1e-6
+    for i, j in [(0, 0), (2, 1), (5, 3), (3, 3)]:
+        plus, minus = theta.copy(), theta.copy()
+        plus[i, j] += step
+        minus[i, j] -= step
+        numeric = (loss_gradient(plus, x, y)[0] - loss_gradient(minus, x, y)[0]) / (2 * step)
+        assert gradient[i, j] == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+    assert np.allclose(np.linalg.norm(x, axis=1), 1.0)
+
+
+def test_notebook_birth_death_kills_and_clones_as_described():
+    from pdesolve.experiments.notebook_student_teacher import notebook_birth_death
+
+    rng = np.random.default_rng(0)
+    theta = np.column_stack((np.arange(8.0), np.arange(8.0) + 10))
+    rates = np.array([2.0, 2.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0])     # certain kills of 0, 1; clone of 4
+    before = theta.copy()
+    events = notebook_birth_death(theta, rates, "birth_death", rng)
+    assert events == 3 and theta.shape == before.shape
+    rows = {tuple(r) for r in theta}
+    assert tuple(before[0]) not in rows and tuple(before[1]) not in rows     # killed, overwritten
+    assert sum(np.array_equal(r, before[4]) for r in theta) == 2            # unit 4 cloned once
+    prior = before.copy()
+    assert notebook_birth_death(prior, rates, "prior", rng) == 2            # kills only
+    assert np.all(prior[:2, -1] == 0.0) and np.array_equal(prior[2:], before[2:])

@@ -120,6 +120,15 @@ def check_mixture_authors(found):
             number(rows["good", "gradient descent", reading]["loss at T"])
 
 
+def check_notebook_student_teacher(found):
+    rows = {row["variant"].split(" (")[0]: row for row in found[0]}
+    assert set(rows) == {"SGD", "SGD + birth–death", "SGD + birth–death with prior"}
+    for row in rows.values():
+        assert math.isfinite(number(row["final test loss"])), row
+    assert number(rows["SGD"]["birth–death events per run"]) == 0
+    assert number(rows["SGD + birth–death"]["birth–death events per run"]) > 0
+
+
 def check_reinjection_limit(found):
     rows = {(r["particle algorithm"], r["grid PDE"]): r for r in found[0]}
     for own in ("reinjection", "reinjection_deficit"):   # each converges to its own PDE

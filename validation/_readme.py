@@ -17,6 +17,7 @@ FIGURES = [  # (figure number and title, script stems)
     ("3b. Mixture of Gaussians with d_x = 2 inputs: a 3-D grid over (z₁, z₂, c)", ["mixture_2d"]),
     ("3c. Seed Fig. 1 at the settings of the authors' notebook (α = 5, n = 200, quench)", ["mixture_authors"]),
     ("4. Student–teacher ReLU networks, seed §7.2 / Fig. 2", ["student_teacher"]),
+    ("4b. Student–teacher under the authors' notebook protocol", ["notebook_student_teacher"]),
     ("5. Law of large numbers and central limit theorem (pdesolve compare)", ["law_of_large_numbers"]),
     ("6. Asymptotic rate t·(E(t) − E*) (seed Thm 4.4)", ["asymptotic_rate"]),
     ("7. Gibbs steady state with τ > 0", ["gibbs_steady_state"]),

@@ -44,9 +44,9 @@ are those the SGD step computed, before the move, as seed §6 describes):
   reinjected unit leaves f_n unchanged; if it grew, uniformly chosen units are killed.
 * ``"sgd"``: no birth–death.
 
-The notebook's variant (rate α c_i ∂L/∂c_i used directly as a per-step probability, DESIGN
-§5) is not implemented: to first order in Δt it is the unbalanced loop above with another
-scale of α, and Algorithm 1 is used throughout.
+The notebook's own protocol (standard parametrisation, unit-sphere inputs, the rate
+α c_i ∂L/∂c_i used directly as a per-step probability, DESIGN §5) is
+:mod:`.notebook_student_teacher`; this module uses Algorithm 1 throughout.
 """
 from __future__ import annotations
 

@@ -28,6 +28,26 @@ def script_arguments(doc: str, quick_help: str, argv: list[str] | None = None, *
     return args
 
 
+def network_losses(case, times):
+    """The grid run of a neuron-form ``case``: (setup, solver at the last time, the loss
+    ½‖f − f_μ‖² = E + ½‖f‖² at each of ``times``)."""
+    from pdesolve import Solver, build_setup, energy
+
+    setup = build_setup(case)
+    solver = Solver(setup.problem, setup.scheme, setup.mu0)
+    losses = []
+    for t in times:
+        solver.advance(t)
+        losses.append(energy(solver) + setup.problem.loss_offset)
+    return setup, solver, np.array(losses)
+
+
+def first_time_below(times, values, threshold: float) -> float:
+    """The first of ``times`` where ``values`` ≤ ``threshold`` (inf if none)."""
+    below = np.flatnonzero(np.asarray(values) <= threshold)
+    return float(times[below[0]]) if below.size else float("inf")
+
+
 def fitted_order(spacings, errors) -> float:
     """Least-squares slope of log(error) against log(spacing): the measured order."""
     return float(np.polyfit(np.log(spacings), np.log(errors), 1)[0])

@@ -13,6 +13,7 @@ Writes ``mixture_2d.png`` and ``mixture_2d.md``.
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -21,8 +22,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy.signal import fftconvolve
 
-from pdesolve import Solver, build_setup, energy, load_case
-from _common import script_arguments
+from pdesolve import load_case
+from _common import first_time_below, network_losses, script_arguments
 
 CASE = Path(__file__).resolve().parent.parent / "cases" / "mixture_gaussians_2d.toml"
 DYNAMICS = {  # label: overrides
@@ -36,13 +37,8 @@ THRESHOLD = 5e-3
 def grid_run(case, times):
     """Setup, the loss ½‖f − f_μ‖² at ``times``, the final μ, steps and wall seconds."""
     started = time.perf_counter()
-    setup = build_setup(case)
-    solver = Solver(setup.problem, setup.scheme, setup.mu0)
-    losses = []
-    for t in times:
-        solver.advance(t)
-        losses.append(energy(solver) + setup.problem.loss_offset)
-    return setup, np.array(losses), solver.mu.copy(), solver.steps, time.perf_counter() - started
+    setup, solver, losses = network_losses(case, times)
+    return setup, losses, solver.mu.copy(), solver.steps, time.perf_counter() - started
 
 
 def network_output(setup, mu: np.ndarray) -> np.ndarray:
@@ -55,11 +51,6 @@ def network_output(setup, mu: np.ndarray) -> np.ndarray:
     ry = np.arange(-(grid.cells[1] - 1), grid.cells[1]) * hy
     unit = np.exp(-(rx[:, None] ** 2 + ry[None, :] ** 2) / (2 * s2)) / (2 * np.pi * s2)
     return fftconvolve(moment, unit, mode="same") * hx * hy
-
-
-def first_time_below(times, losses, threshold):
-    below = np.nonzero(losses <= threshold)[0]
-    return float(times[below[0]]) if below.size else None
 
 
 def main(argv=None) -> None:
@@ -109,7 +100,7 @@ def main(argv=None) -> None:
     for label, (_, losses, _, steps, seconds) in runs.items():
         reach[label] = first_time_below(times, losses, THRESHOLD)
         lines.append(f"| {label} | {losses[at_one]:.2e} | {losses[-1]:.2e} | "
-                     f"{'not reached' if reach[label] is None else f'{reach[label]:.3g}'} | "
+                     f"{'not reached' if math.isinf(reach[label]) else f'{reach[label]:.3g}'} | "
                      f"{steps} | {seconds:.1f} s |")
     final = {label: runs[label][1][-1] for label in runs}
     lower = [label for label in runs if label != "gradient flow" and final[label] < final["gradient flow"]]

@@ -35,8 +35,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from pdesolve import Solver, build_setup, energy, load_case, run_particles
-from _common import script_arguments
+from pdesolve import build_setup, load_case, run_particles
+from _common import first_time_below, network_losses, script_arguments
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 ALPHA, QUENCH, N, DT, SEED, THRESHOLD = 5.0, 10.0, 200, 0.01, 3, 5e-3
@@ -70,21 +70,6 @@ def case_for(label: str, start: str, quick: bool, finite: bool):
     return load_case(CASES / f"{name}.toml", overrides + settings)
 
 
-def grid_losses(case, times) -> np.ndarray:
-    setup = build_setup(case)
-    solver = Solver(setup.problem, setup.scheme, setup.mu0)
-    losses = []
-    for t in times:
-        solver.advance(t)
-        losses.append(energy(solver) + setup.problem.loss_offset)
-    return np.array(losses)
-
-
-def first_time_below(times, losses) -> float:
-    below = np.flatnonzero(losses <= THRESHOLD)
-    return float(times[below[0]]) if below.size else math.inf
-
-
 def main(argv=None) -> None:
     args = script_arguments(__doc__, "coarse grid, T/10, 3 replicates", argv)
     replicates = 3 if args.quick else 12
@@ -93,8 +78,9 @@ def main(argv=None) -> None:
         t_end = t_end / 10 if args.quick else t_end
         times[start] = np.unique(np.round(np.linspace(t_end / 60, t_end, 60), 6))
         for label in dynamics:
-            results[start, label, READINGS[0]] = grid_losses(case_for(label, start, args.quick, False), times[start])
-            results[start, label, READINGS[1]] = grid_losses(case_for(label, start, args.quick, True), times[start])
+            for reading, finite in zip(READINGS[:2], (False, True)):
+                results[start, label, reading] = network_losses(case_for(label, start, args.quick, finite),
+                                                                times[start])[2]
             case = case_for(label, start, args.quick, False)
             run = run_particles(case, n=N, seed=SEED, times=times[start], dt=DT, replicates=replicates, workers=2)
             results[start, label, READINGS[2]] = run["energy"] + build_setup(case).problem.loss_offset
@@ -123,8 +109,8 @@ def main(argv=None) -> None:
     def reach(start, label, reading):
         losses = results[start, label, reading]
         if losses.ndim == 2:
-            return float(np.median([first_time_below(times[start], row) for row in losses]))
-        return first_time_below(times[start], losses)
+            return float(np.median([first_time_below(times[start], row, THRESHOLD) for row in losses]))
+        return first_time_below(times[start], losses, THRESHOLD)
 
     def shown(value):
         return "not reached" if math.isinf(value) else f"{value:.3g}"

@@ -270,7 +270,11 @@ class Solver:
     def _empty_below_floor(self) -> None:
         """μ_i ← 0 where n μ_i |cell| / M₀ < FINITE_N_COUNT (``problem.finite_n`` = n), then
         the mass rescaled to M₀ if the reaction conserves it."""
-        mass_after = self.backend.zero_below(self._mu, self._floor)
+        self._restore_mass(self.backend.zero_below(self._mu, self._floor))
+
+    def _restore_mass(self, mass_after: float) -> None:
+        """After μ changed to total ``mass_after``: rescale to the conserved mass if the
+        reaction conserves it; V is stale unless it is F alone."""
         if self.reaction.conserves_mass and mass_after > 0:
             self.backend.scale(self._mu, self._conserved_mass / mass_after)
         self._v_is_current = self.problem.interaction is None
@@ -323,9 +327,7 @@ class Solver:
                 self._evaluate_potential(self._stage, self._v)
                 shift, source = self._refresh_reaction_potential(self._stage)
             mass_after = self._apply_reaction(self._mu, shift, source, alpha, dt)
-        if self.reaction.conserves_mass and mass_after > 0:
-            ops.scale(self._mu, self._conserved_mass / mass_after)
-        self._v_is_current = problem.interaction is None
+        self._restore_mass(mass_after)
 
     # -- diagnostics support -------------------------------------------------------
     def rates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

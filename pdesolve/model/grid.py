@@ -95,3 +95,14 @@ class Grid:
 
     def zeros(self) -> np.ndarray:
         return np.zeros(self.shape)
+
+
+def centred_derivative(grid: Grid, field: np.ndarray, axis: int) -> np.ndarray:
+    """∂_a f on the cell centres, over the last ``grid.ndim`` axes of ``field`` (leading axes
+    are a stack): (f_{i+1} − f_{i−1})/(2h_a), wrapping around a periodic axis, with
+    second-order one-sided differences at the two ends of a bounded one."""
+    h = grid.spacing[axis]
+    along = field.ndim - grid.ndim + axis
+    if grid.periodic[axis]:
+        return (np.roll(field, -1, along) - np.roll(field, 1, along)) / (2.0 * h)
+    return np.gradient(field, h, axis=along, edge_order=2)

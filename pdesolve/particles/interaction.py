@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.grid import Grid
+from ..model.grid import Grid, centred_derivative
 from ..model.interaction import (ConvolutionInteraction, GaussianKernel, NeuronInteraction,
                            NoInteraction, NormalDensityKernel, QuadraticKernel)
 from .mesh_kernels import cic_deposit, cic_interpolate_gradient
@@ -86,14 +86,6 @@ class MeshInteraction:
                     self._periodic, self.grid.as3d(out))
         out /= self.grid.cell_volume
 
-    def _centred_derivative(self, field: np.ndarray, axis: int, out: np.ndarray) -> None:
-        """∂_a field by (f_{i+1} − f_{i−1})/(2h); periodic wrap, else second-order one-sided ends."""
-        h = self.grid.spacing[axis]
-        if self.grid.periodic[axis]:
-            out[...] = (np.roll(field, -1, axis) - np.roll(field, 1, axis)) / (2.0 * h)
-        else:
-            out[...] = np.gradient(field, h, axis=axis, edge_order=2)
-
     def evaluate(self, positions: np.ndarray, weights: np.ndarray, values: np.ndarray,
                  gradient: np.ndarray) -> None:
         """Write V_int (n,) into ``values`` and ∇V_int (n, d) into ``gradient``."""
@@ -101,7 +93,7 @@ class MeshInteraction:
         self.interaction.potential(self._density, self._potential)
         self._grid_fields[..., 0] = self._potential
         for a in range(self.grid.ndim):
-            self._centred_derivative(self._potential, a, self._grid_fields[..., 1 + a])
+            self._grid_fields[..., 1 + a] = centred_derivative(self.grid, self._potential, a)
         cic_interpolate_gradient(self._fields, positions, self._lower, self._spacing, self._cells,
                                  self._periodic, values, gradient)
 

@@ -165,6 +165,38 @@ def test_lln_slope_of_the_mean_is_one_half(birth_death_report):
     assert _entry(report, "mean_x")["times"][-1]["clt"]["exact_variance"] is None   # α > 0
 
 
+def test_compare_checks_the_linearised_prediction(birth_death_report):
+    """Balanced birth–death: every signed observable but the mass carries the linearised
+    prediction per n, inside most 99% CIs, and the report's tables and summary say so."""
+    outdir, report = birth_death_report
+    assert report["prediction_note"] is None and report["prediction_steps"] >= 64
+    checks = []
+    for o in report["observables"]:
+        for entry in o["times"]:
+            clt = entry["clt"]
+            if clt is None:
+                continue
+            predicted = clt["predicted_variance"]
+            assert len(predicted) == len(NS) and min(predicted) > 0
+            # at fixed Δt the restore noise falls with n: from the Δt → 0 value towards n → ∞
+            assert clt["predicted_continuous_time"] >= predicted[0] >= predicted[-1] >= clt["predicted_large_n"]
+            checks += clt["predicted_in_ci99"]
+    assert len(checks) == 3 * 4 * len(NS) and sum(checks) >= len(checks) - 3
+    text = (outdir / "report.md").read_text(encoding="utf-8")
+    assert "predicted Var per n" in text
+    assert f"Linearised prediction of Var(ωⁿ) inside its 99% CI in {sum(checks)} of {len(checks)}" in text
+
+
+def test_compare_says_why_it_has_no_prediction(tmp_path):
+    case = load_case(CASE, CHEAP + ("dynamics.reaction=unbalanced", "time.t_end=0.1"))
+    report = compare_case(case, (20, 80), 4, tmp_path, seed=1, workers=1, progress=False)
+    assert report["prediction_note"] == ("no linearised prediction for the unbalanced reaction "
+                                         "(the prediction covers balanced, none)")
+    assert all(e["clt"]["predicted_variance"] is None for o in report["observables"] if o["signed"]
+               for e in o["times"])
+    assert "Prediction: no linearised prediction for the unbalanced" in (tmp_path / "report.md").read_text()
+
+
 def test_biases_are_below_the_monte_carlo_error(birth_death_report):
     _, report = birth_death_report
     for o in report["observables"]:
@@ -181,6 +213,7 @@ def test_clt_variance_matches_the_exact_one_without_reaction(tmp_path):
         clt = entry["clt"]
         assert clt["exact_variance"] == pytest.approx(0.25 * math.exp(-2 * entry["t"]), rel=0.01)
         assert all(clt["exact_in_ci99"]), entry["t"]
+        assert clt["predicted_variance"] == pytest.approx([clt["exact_variance"]] * len(NS), rel=0.01)
     exact_checks = [ok for o in report["observables"] if o["signed"] for e in o["times"]
                     for ok in e["clt"]["exact_in_ci99"]]
     assert len(exact_checks) == 3 * 4 * len(NS) and sum(exact_checks) >= len(exact_checks) - 3

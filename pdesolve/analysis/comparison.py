@@ -13,8 +13,10 @@ comparison times t:
 
 Law of large numbers: error_n = mean over replicates of |⟨φ,μⁿ_t⟩ − ⟨φ,μ_t⟩| (the
 distance itself for distances) should fall like n^{−½}.  Central limit theorem (signed
-observables): ωⁿ = √n (⟨φ,μⁿ_t⟩ − ⟨φ,μ_t⟩) should be Gaussian with a variance flat in n,
-equal to Var_{μ_t}(φ) when the particles are independent (no reaction, K = 0).
+observables): ωⁿ = √n (⟨φ,μⁿ_t⟩ − ⟨φ,μ_t⟩) should be Gaussian, with the variance that
+the linearised fluctuation equation predicts (:mod:`pdesolve.analysis.fluctuations`; balanced
+reaction or none, checked against each n's 99% CI), equal to Var_{μ_t}(φ) when the particles
+are independent (no reaction, K = 0).
 
 Slope confidence intervals: log error_n is regressed on log n by weighted least squares,
 each point weighted by 1/σ², σ = SE/error_n the delta-method standard error of the log of a
@@ -57,6 +59,7 @@ from ..model.schedule import Constant
 from ..drive.particle_run import DaskPool, check_memory, make_plan, run_particles
 from ..io.atomic import process_alive, temporaries, temporary_path
 from ..fv.solver import Solver, StabilityError
+from .fluctuations import VariancePrediction, predict_variances, unpredicted_reason
 from .statistics import (fit_log_log_slope, mean_and_standard_error, normality_p_value,
                          variance_flatness, variance_interval)
 
@@ -268,8 +271,11 @@ def _lln(ns: tuple[int, ...], errors: list[np.ndarray]) -> dict:
     return entry
 
 
-def _clt(ns: tuple[int, ...], errors: list[np.ndarray], exact: float | None) -> dict:
-    """ωⁿ = √n·error per n: variance with 95 and 99% CIs, normality, flatness, exact check."""
+def _clt(ns: tuple[int, ...], errors: list[np.ndarray], exact: float | None,
+         predicted: dict | None = None) -> dict:
+    """ωⁿ = √n·error per n: variance with 95 and 99% CIs, normality, flatness, exact check,
+    and the check of the linearised prediction ``predicted`` ({"at_n": per n, "large_n",
+    "continuous_time"}, :mod:`pdesolve.analysis.fluctuations`) when given."""
     omegas = [math.sqrt(n) * e for n, e in zip(ns, errors)]
     ci95 = [variance_interval(w, LEVEL) for w in omegas]
     ci99 = [variance_interval(w, EXACT_LEVEL) for w in omegas]
@@ -280,14 +286,45 @@ def _clt(ns: tuple[int, ...], errors: list[np.ndarray], exact: float | None) -> 
              "variance_ci99": [[c[1], c[2]] for c in ci99],
              "normality_p": [normality_p_value(w) for w in omegas],
              "flatness_p": None, "variance_slope": None, "variance_slope_ci": None,
-             "exact_variance": exact, "exact_in_ci99": None}
+             "exact_variance": exact, "exact_in_ci99": None,
+             "predicted_variance": None, "predicted_large_n": None,
+             "predicted_continuous_time": None, "predicted_in_ci99": None}
     if min(c[0] for c in ci95) > 0:
         flat = variance_flatness(omegas, ns, LEVEL)
         entry.update(flatness_p=flat.p_value, variance_slope=flat.slope.slope,
                      variance_slope_ci=list(flat.slope.ci))
     if exact is not None:
         entry["exact_in_ci99"] = [bool(c[1] <= exact <= c[2]) for c in ci99]
+    if predicted is not None:
+        entry.update(predicted_variance=list(predicted["at_n"]),
+                     predicted_large_n=predicted["large_n"],
+                     predicted_continuous_time=predicted["continuous_time"],
+                     predicted_in_ci99=[bool(c[1] <= v <= c[2])
+                                        for v, c in zip(predicted["at_n"], ci99)])
     return entry
+
+
+def predicted_variances(setup: Setup, times: np.ndarray, observables: list[Observable],
+                        ns: tuple[int, ...], dt: float) -> tuple[VariancePrediction | None, str | None]:
+    """The linearised prediction of Var(ωⁿ) for the signed observables (the mass excepted),
+    or (None, why not)."""
+    reason = unpredicted_reason(setup)
+    if reason:
+        return None, f"no linearised prediction for {reason}"
+    names = [o.name for o in observables if o.signed and o.name != "mass"]
+    try:
+        return predict_variances(setup, times, names, ns, dt), None
+    except ValueError as err:
+        return None, str(err)
+
+
+def _predicted_at(prediction: VariancePrediction | None, name: str, k: int) -> dict | None:
+    """The prediction of observable ``name`` at time index k for :func:`_clt`."""
+    if prediction is None or name not in prediction.at_n:
+        return None
+    return {"at_n": [float(v) for v in prediction.at_n[name][:, k]],
+            "large_n": float(prediction.large_n(name)[k]),
+            "continuous_time": float(prediction.continuous_time(name)[k])}
 
 
 def bias_verdict(grid: float | None, dt: float, dt_se: float | None, monte_carlo: float) -> str:
@@ -388,6 +425,8 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
     dt_far = distances(mean_histograms[1], mean_histograms[0], setup.grid)
 
     exact = exact_variances(reference) if independent else {}
+    _say(progress, "linearised fluctuation prediction")
+    prediction, prediction_note = predicted_variances(setup, times, observables, sizes, dt)
     entries = []
     for o in observables:
         per_time = []
@@ -403,8 +442,8 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
                 "t": float(t),
                 "grid_value": float(exact_grid[o.name][k]) if o.signed else None,
                 "lln": _lln(sizes, per_n),
-                "clt": _clt(sizes, per_n, float(exact[o.name][k]) if o.name in exact else None)
-                if o.signed else None,
+                "clt": _clt(sizes, per_n, float(exact[o.name][k]) if o.name in exact else None,
+                            _predicted_at(prediction, o.name, k)) if o.signed else None,
                 "bias": _bias(o, k, errors[sizes[-1]][o.name],
                               float(grid_bias[o.name][k]) if grid_bias else None, dt_bias)})
         entries.append({"name": o.name, "label": o.label, "signed": o.signed, "times": per_time})
@@ -430,6 +469,8 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
         **({} if isinstance(setup.problem.alpha, Constant) else {"alpha_text": setup.problem.alpha.describe()}),
         "interaction": setup.problem.interaction is not None,
         "independent_particles": independent,
+        "prediction_note": prediction_note,
+        "prediction_steps": prediction.steps if prediction else None,
         "level": LEVEL,
         "exact_level": EXACT_LEVEL,
         "observables": entries,

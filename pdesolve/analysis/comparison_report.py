@@ -7,7 +7,11 @@ a list of {name, label, signed, times}, where each entry of ``times`` holds, at 
 * ``lln``: ``error`` and ``error_se`` per n, ``slope`` with ``slope_ci`` (95%), ``fit_p``;
 * ``clt`` (signed observables only): ``omega`` (the replicate values per n), ``variance``
   with ``variance_ci95``/``variance_ci99``, ``normality_p``, ``flatness_p``,
-  ``variance_slope`` with its CI, ``exact_variance`` and ``exact_in_ci99`` (or None);
+  ``variance_slope`` with its CI, ``exact_variance`` and ``exact_in_ci99`` (or None), and
+  the linearised prediction (:mod:`pdesolve.analysis.fluctuations`): ``predicted_variance``
+  per n at the run's Δt, ``predicted_large_n`` (n → ∞ at that Δt),
+  ``predicted_continuous_time`` (Δt → 0) and ``predicted_in_ci99`` per n (or None; the
+  report's ``prediction_note`` says why);
 * ``bias``: Richardson estimates of the grid's and the particle step's bias (``grid``,
   ``dt`` with its standard error ``dt_se``), the Monte Carlo error ``monte_carlo`` at the
   largest n, ``error_inflation`` (how much these biases inflate the mean |error| there,
@@ -81,6 +85,15 @@ def _interval(ci) -> str:
     return "–" if ci is None else f"[{_g(ci[0])}, {_g(ci[1])}]"
 
 
+def _list(values) -> str:
+    return "–" if values is None else ", ".join(_g(v) for v in values)
+
+
+def _count(flags) -> str:
+    """"k/m" of the true ones, "–" for none."""
+    return "–" if flags is None else f"{sum(flags)}/{len(flags)}"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
@@ -121,7 +134,11 @@ def markdown_report(report: dict) -> str:
               "ωⁿ = √n (⟨φ,μⁿ_t⟩ − ⟨φ,μ_t⟩) over replicates. Var(ωⁿ) with its chi-square 95% CI; "
               "Shapiro–Wilk p per n; flatness: Brown–Forsythe p across n and the slope of "
               "log Var(ωⁿ) on log n (theory 0). Exact variance Var_{μ_t}(φ) only for independent "
-              "particles (no reaction, K = 0), checked against the 99% CI of every n.", ""]
+              "particles (no reaction, K = 0), checked against the 99% CI of every n. Predicted: "
+              "the linearised fluctuation equation solved on the grid at each n and the run's Δt "
+              "(n → ∞ and Δt → 0 limits in report.json), checked against the 99% CI of every n.", ""]
+    if report.get("prediction_note"):
+        lines += [f"Prediction: {report['prediction_note']}.", ""]
     for o in _signed(report):
         lines += [f"### {o['name']} ({o['label']})", ""]
         rows = []
@@ -133,10 +150,13 @@ def markdown_report(report: dict) -> str:
                         + [", ".join(_g(p, 2) for p in clt["normality_p"]), _g(clt["flatness_p"], 2),
                            f"{_g(clt['variance_slope'])} {_interval(clt['variance_slope_ci'])}",
                            _g(clt["exact_variance"]),
-                           "–" if exact_ok is None else f"{sum(exact_ok)}/{len(exact_ok)}"])
+                           _count(exact_ok),
+                           _list(clt.get("predicted_variance")),
+                           _count(clt.get("predicted_in_ci99"))])
         lines += _table(["t"] + [f"Var(ωⁿ) n={n} [95% CI]" for n in ns]
                         + ["normality p per n", "flatness p", "log-var slope [95% CI]",
-                           "exact Var", "exact in 99% CI"], rows)
+                           "exact Var", "exact in 99% CI", "predicted Var per n",
+                           "predicted in 99% CI"], rows)
         lines.append("")
     lines += ["## Bias check", "",
               f"Richardson estimates of the biases. Grid bias ≈ (φ_h − φ_h/2)·2ᵖ/(2ᵖ − 1), p the "
@@ -175,6 +195,8 @@ def _summary(report: dict) -> list[str]:
     flat = [c for c in clts if c["flatness_p"] is not None]
     normal = [p for c in clts for p in c["normality_p"] if p is not None and math.isfinite(p)]
     exact = [ok for c in clts if c["exact_in_ci99"] is not None for ok in c["exact_in_ci99"]]
+    predicted = [ok for c in clts if c.get("predicted_in_ci99") is not None
+                 for ok in c["predicted_in_ci99"]]
     verdicts: dict[str, list[str]] = {}
     for o in report["observables"]:
         for e in o["times"]:
@@ -198,6 +220,9 @@ def _summary(report: dict) -> list[str]:
     if exact:
         lines.append(f"* Exact variance Var_μt(φ) inside the 99% CI of Var(ωⁿ) in {sum(exact)} of "
                      f"{len(exact)} (observable, t, n).")
+    if predicted:
+        lines.append(f"* Linearised prediction of Var(ωⁿ) inside its 99% CI in {sum(predicted)} of "
+                     f"{len(predicted)} (observable, t, n).")
     if set(verdicts) == {"below"}:
         lines.append(f"* Grid and Δt bias below the smallest Monte Carlo error for all {len(entries)} "
                      f"(observable, t).")
@@ -303,12 +328,18 @@ def clt_variance_figure(report: dict) -> Figure:
                         label=f"t={_g(entry['t'], 3)}, flat p={_g(clt['flatness_p'], 2)}")
             if clt["exact_variance"] is not None:
                 ax.axhline(clt["exact_variance"], color=colour, linestyle="--", linewidth=0.8)
+            if clt.get("predicted_variance") is not None:
+                ax.plot(ns, clt["predicted_variance"], color=colour, linestyle=":", marker="x",
+                        markersize=4, linewidth=0.9)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(o["name"], fontsize=9)
         ax.set_xlabel("n")
         ax.legend(fontsize=6)
     axes[0].set_ylabel("Var(ωⁿ)")
-    exact = " (dashed: exact Var_μt(φ))" if report["independent_particles"] else ""
-    figure.suptitle(f"{report['title']}: CLT variance vs n, 95% CIs{exact}", fontsize=10)
+    keys = ["dashed: exact Var_μt(φ)"] if report["independent_particles"] else []
+    if report.get("prediction_steps"):
+        keys.append("dotted ×: linearised prediction")
+    legend = f" ({'; '.join(keys)})" if keys else ""
+    figure.suptitle(f"{report['title']}: CLT variance vs n, 95% CIs{legend}", fontsize=10)
     return figure

@@ -314,8 +314,8 @@ def predicted_variances(setup: Setup, times: np.ndarray, observables: list[Obser
     names = [o.name for o in observables if o.signed and o.name != "mass"]
     try:
         return predict_variances(setup, times, names, ns, dt), None
-    except ValueError as err:
-        return None, str(err)
+    except (ValueError, StabilityError, FloatingPointError) as err:    # the particle runs are kept
+        return None, f"no linearised prediction: {err}"
 
 
 def _predicted_at(prediction: VariancePrediction | None, name: str, k: int) -> dict | None:

@@ -97,6 +97,23 @@ def check_law_of_large_numbers(found):
                 assert last_number(row["LLN slope [95% CI]"].rstrip("]")) < 0, row   # the CI's upper end
 
 
+def check_clt_interaction(found):
+    rows = found[0]
+    assert {row["run"] for row in rows} == {"kernel_1d", "mixture", "multiwell_2d"}
+    for row in rows:
+        predicted = [float(v) for v in row["predicted per n"].split(", ")]
+        assert min(predicted) > 0, row
+        if row["α"] == "0":     # no birth–death: no restore noise, nothing depends on n
+            assert number(row["n → ∞"]) == number(row["Δt → 0"]) == predicted[0] == predicted[-1], row
+        else:                   # at fixed Δt the restore noise falls with n
+            assert number(row["Δt → 0"]) >= predicted[0] >= predicted[-1] >= number(row["n → ∞"]), row
+    claims = {(row["claim (seed §5)"].split(":")[0], row["run"]): row for row in found[1]}
+    for run in ("kernel_1d", "mixture", "multiwell_2d"):
+        inside, total = map(int, re.findall(r"(\d+) of (\d+)", claims["Prop. 5.2", run]["measured"])[0])
+        assert inside >= 0.75 * total, claims["Prop. 5.2", run]    # 8 replicates at quick settings
+        assert "falls" in claims["self-quenching", run]["verdict"]
+
+
 def check_mixture_gaussians(found):
     for row in found[0]:
         assert 0 < number(row["loss at t = 2"]) < number(row["loss at t = 1"]), row

@@ -19,6 +19,8 @@ FIGURES = [  # (figure number and title, script stems)
     ("4. Student–teacher ReLU networks, seed §7.2 / Fig. 2", ["student_teacher"]),
     ("4b. Student–teacher under the authors' notebook protocol", ["notebook_student_teacher"]),
     ("5. Law of large numbers and central limit theorem (pdesolve compare)", ["law_of_large_numbers"]),
+    ("5b. Central limit theorem with interaction against the linearised fluctuation equation (seed Prop. 5.2)",
+     ["clt_interaction"]),
     ("6. Asymptotic rate t·(E(t) − E*) (seed Thm 4.4)", ["asymptotic_rate"]),
     ("7. Gibbs steady state with τ > 0", ["gibbs_steady_state"]),
     ("8. Global minimiser check (seed (17))", ["global_minimiser"]),

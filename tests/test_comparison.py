@@ -189,7 +189,9 @@ def test_compare_checks_the_linearised_prediction(birth_death_report):
 
 def test_compare_says_why_it_has_no_prediction(tmp_path):
     case = load_case(CASE, CHEAP + ("dynamics.reaction=unbalanced", "time.t_end=0.1"))
-    report = compare_case(case, (20, 80), 4, tmp_path, seed=1, workers=1, progress=False)
+    report = compare_case(case, (20, 80), 4, tmp_path, seed=1, workers=1, progress=False,
+                          figures=False)
+    assert not list(tmp_path.glob("*.png")) and (tmp_path / "report.json").exists()
     assert report["prediction_note"] == ("no linearised prediction for the unbalanced reaction "
                                          "(the prediction covers balanced, none)")
     assert all(e["clt"]["predicted_variance"] is None for o in report["observables"] if o["signed"]
@@ -208,7 +210,8 @@ def test_clt_variance_matches_the_exact_one_without_reaction(tmp_path):
     """α = 0, K = 0: independent particles, Var(ωⁿ) = Var_μt(x) inside every 99% CI; the grid's
     Var_μt(x) is the transported Gaussian's s0² e^{−2t}."""
     case = load_case(CASE, CHEAP + ("dynamics.reaction=none",))
-    report = compare_case(case, NS, REPLICATES, tmp_path, seed=3, workers=1, progress=False)
+    report = compare_case(case, NS, REPLICATES, tmp_path, seed=3, workers=1, progress=False,
+                          figures=False)
     for entry in _entry(report, "mean_x")["times"]:
         clt = entry["clt"]
         assert clt["exact_variance"] == pytest.approx(0.25 * math.exp(-2 * entry["t"]), rel=0.01)

@@ -73,7 +73,7 @@ def run(name: str, alpha: float, quick: bool, workdir: Path) -> tuple[dict, list
     stem, overrides, _, ns, replicates, dt = settings(name, quick)
     case = load_case(CASES / f"{stem}.toml", overrides + (f"dynamics.alpha={alpha}",))
     report = compare_case(case, ns, replicates, workdir / f"{name}_{alpha:g}", seed=SEED, dt=dt,
-                          progress=False)
+                          progress=False, figures=False)     # this script draws its own
     names = [o for o in QUOTED if final_clt(report, o) is not None]
     fine = predict_variances(build_setup(refined_case(case)), report["times"], names, ns[-1:],
                              report["dt"])

@@ -370,7 +370,7 @@ def _bias(observable: Observable, k: int, largest: np.ndarray, grid_bias: float 
 def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *,
                  seed: int | None = None, times: Sequence[float] | None = None,
                  workers: int | None = None, dt: float | None = None,
-                 progress: bool = True, pool: DaskPool | None = None) -> dict:
+                 progress: bool = True, pool: DaskPool | None = None, figures: bool = True) -> dict:
     """Compare the particle method with the grid PDE of ``case`` and write the report.
 
     Runs the grid once (and once at 2× cells for its discretisation error), ``replicates``
@@ -378,7 +378,8 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
     from the case, fixes the step of every ensemble) and the largest n again at Δt/2.
     ``times`` defaults to :func:`comparison_times` of the case's t_end; ``seed`` to the
     case's particles.seed.  Replicates run on ``workers`` processes, or on the Dask cluster
-    of ``pool``; the report does not depend on which.  Writes report.json, report.md, lln.png, clt.png and
+    of ``pool``; the report does not depend on which.  Writes report.json, report.md and (unless
+    ``figures`` is False) lln.png, clt.png and
     clt_variance.png to ``outdir``; returns the report (see :mod:`pdesolve.analysis.comparison_report`).
     """
     sizes = check_sizes(ns, replicates)
@@ -476,7 +477,7 @@ def compare_case(case: Case, ns: Sequence[int], replicates: int, outdir: Path, *
         "observables": entries,
     }
     _say(progress, f"writing the report ({time.perf_counter() - started:.1f} s so far)")   # outdir may be a hidden temporary
-    write_report(report, Path(outdir))
+    write_report(report, Path(outdir), figures)
     return report
 
 

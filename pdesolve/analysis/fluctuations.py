@@ -10,7 +10,7 @@ L_t the linearisation at μ_t of G(μ) = ∇·(μ∇V) − α(V − V̄)μ (V = 
     L_t ω = ∇·(ω∇V + μ∇(K⋆ω)) − αṼω − α(K⋆ω)μ + (α/M)⟨W, ω⟩μ,   Ṽ = V − V̄,  W = F + 2K⋆μ,
 
 and N_t the martingale of the birth–death events (the gradient flow adds no noise).  The
-backward equation  ∂_s ψ = −L*_s ψ  on [0, t], ψ(t) = φ_t, with the adjoint
+backward equation  ∂_s ψ = −L*_s ψ  on [0, t], ψ(t) = φ_t, with the adjoint::
 
     L*ψ = −∇V·∇ψ + K⋆(∇·(μ∇ψ)) − αṼψ − αK⋆(ψμ) + (α/M)⟨ψ, μ⟩ W      (K symmetric;
                                                    no ∇ terms without transport),
@@ -21,7 +21,7 @@ makes ⟨ψ(s), ω_s⟩ a martingale, so
 
 Var_μ(ψ) = ∫(ψ − ψ̄)² dμ, ψ̄ = ⟨ψ, μ⟩/M (the first term: n i.i.d. draws from μ₀/M; the
 factor M: each particle carries mass M/n, so an event moves ⟨ψ, ω⟩ by (M/√n)(ψ − ψ̄)), and
-two sources, both ∝ α|Ṽ|μ_t as the seed says:
+two sources, both ∝ α|Ṽ|μ_t as the seed says::
 
     q_s(ψ) = α ∫|Ṽ| (ψ − ψ̄)² dμ        each kill or duplication (recentred by the restore),
     r_s(ψ) = A_s Var_μ(ψ),  A_s = α ∫|Ṽ| dμ / M   the uniformly chosen particles that

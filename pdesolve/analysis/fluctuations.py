@@ -168,9 +168,7 @@ class LinearisedAdjoint:
         along = field.ndim - self.grid.ndim + axis
         difference = (np.roll(field, -1, along) - field) / self.grid.spacing[axis]
         if not self.grid.periodic[axis]:
-            index = [slice(None)] * field.ndim
-            index[along] = -1
-            difference[tuple(index)] = 0.0
+            _zero_layer(difference, along, -1)
         return difference
 
     def _transport(self, fields: dict, psi: np.ndarray) -> np.ndarray:
@@ -185,19 +183,14 @@ class LinearisedAdjoint:
             after = self._face_difference(psi, a)          # (ψ_{i+1} − ψ_i)/h, 0 at the far wall
             before = np.roll(after, 1, along)              # (ψ_i − ψ_{i−1})/h
             if not self.grid.periodic[a]:
-                index = [slice(None)] * psi.ndim
-                index[along] = 0
-                before[tuple(index)] = 0.0                 # near wall
+                _zero_layer(before, along, 0)              # near wall
             slope = _monotonised_central(before, after)
             jump = 0.5 * self.grid.spacing[a] * slope
             left = before + (jump - np.roll(jump, 1, along)) / self.grid.spacing[a]
             right = after - (np.roll(jump, -1, along) - jump) / self.grid.spacing[a]
             if not self.grid.periodic[a]:
-                index = [slice(None)] * psi.ndim
-                index[along] = 0
-                left[tuple(index)] = 0.0
-                index[along] = -1
-                right[tuple(index)] = 0.0
+                _zero_layer(left, along, 0)
+                _zero_layer(right, along, -1)
             speed = -0.5 * (velocity + np.roll(velocity, 1, velocity.ndim - self.grid.ndim + a))
             out -= np.where(speed > 0, speed * left, speed * right)
         return out
@@ -212,9 +205,7 @@ class LinearisedAdjoint:
             flux = 0.5 * (mu + np.roll(mu, -1, a)) * self._face_difference(psi, a)
             behind = np.roll(flux, 1, along)
             if not self.grid.periodic[a]:
-                index = [slice(None)] * psi.ndim
-                index[along] = 0
-                behind[tuple(index)] = 0.0
+                _zero_layer(behind, along, 0)
             out += (flux - behind) / self.grid.spacing[a]
         return out
 
@@ -392,6 +383,11 @@ def predict_variances(setup: Setup, times: Sequence[float], names: Sequence[str]
         raise ValueError("the backward fluctuation equation did not stay finite")
     return VariancePrediction(times, tuple(int(n) for n in ns), float(dt), int(ends.size - 1),
                               result["initial"], result["events"], result["restore"], at_n)
+
+
+def _zero_layer(array: np.ndarray, axis: int, position: int) -> None:
+    """Set the layer ``position`` (0: first, −1: last) of ``array`` along ``axis`` to 0."""
+    np.moveaxis(array, axis, 0)[position] = 0.0
 
 
 def _monotonised_central(before: np.ndarray, after: np.ndarray) -> np.ndarray:

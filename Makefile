@@ -13,13 +13,13 @@ $(BIN)/pdesolve: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-# the test suite also runs the sweeps on a real Dask cluster
-$(VENV)/.sweep-extra: $(BIN)/pdesolve
-	$(BIN)/python -m pip install --quiet -e ".[test,sweep]"
+# the test suite also runs the sweeps on a real Dask cluster and the JAX backend on the CPU
+$(VENV)/.test-extras: $(BIN)/pdesolve
+	$(BIN)/python -m pip install --quiet -e ".[test,sweep,jax]"
 	touch $@
 
 $(VENV)/.docs-extra: $(BIN)/pdesolve
-	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
+	$(BIN)/python -m pip install --quiet -e ".[test,docs,jax]"
 	touch $@
 
 install: $(BIN)/pdesolve
@@ -30,7 +30,7 @@ run: install
 	$(BIN)/pdesolve plot $(OUT)/$(notdir $(basename $(CASE))).h5 -o $(OUT)/$(notdir $(basename $(CASE)))_plots
 
 # one pytest worker per core; a test file stays in one worker, so its module fixtures run once
-test: $(VENV)/.sweep-extra
+test: $(VENV)/.test-extras
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # the documentation site, docs/_build/html/index.html; any Sphinx warning fails the build

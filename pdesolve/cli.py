@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .fv.backends import BACKENDS
 
 if TYPE_CHECKING:
     from .analysis.figures import PlotOptions
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="override a case key, e.g. --set time.t_end=2 --set grid.cells=[64,64]")
     run.add_argument("--force", action="store_true", help="overwrite an existing result file")
+    _add_backend(run)
     run.add_argument("--resume", type=Path, metavar="OUT.h5",
                      help="continue the interrupted or killed run whose result is OUT.h5 "
                           "(same case file and --set overrides); finishes bit for bit as an "
@@ -94,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("-o", "--output-dir", type=Path,
                          help="report directory (default: CASE-STEM_compare)")
     compare.add_argument("--force", action="store_true", help="replace an existing report directory")
+    _add_backend(compare)
     compare.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
     sweep = commands.add_parser(
@@ -170,6 +173,14 @@ def _add_executor(command: argparse.ArgumentParser, workers_help: str, scheduler
     where = command.add_mutually_exclusive_group()
     where.add_argument("--workers", metavar="N", help=workers_help)
     where.add_argument("--scheduler", metavar="ADDRESS", help=scheduler_help)
+
+
+def _add_backend(command: argparse.ArgumentParser) -> None:
+    """--backend NAME: the grid run's array backend, the same as --set scheme.backend=NAME."""
+    command.add_argument("--backend", metavar="NAME",
+                         help=f"array backend of the grid run: {', '.join(BACKENDS)} (the same as "
+                              "--set scheme.backend=NAME; jax needs pdesolve[jax] and runs on a GPU "
+                              "when JAX finds one)")
 
 
 def _executor_options(args: argparse.Namespace) -> str:
@@ -592,6 +603,8 @@ COMMANDS = {"run": _run, "particles": _particles, "compare": _compare, "sweep": 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "backend", None) is not None:
+        args.overrides.append(f"scheme.backend={args.backend}")
     return COMMANDS[args.command](args)
 
 

@@ -38,8 +38,8 @@ def test_backends_are_built_once_per_option_set():
 
 
 def test_an_unknown_backend_is_refused_with_the_allowed_ones():
-    with pytest.raises(ValueError, match="backend must be one of numba, got 'jax'"):
-        make_backend("jax", Grid(0.0, 1.0, 4), 2, 2.0, 0.0)
+    with pytest.raises(ValueError, match="backend must be one of numba, jax, got 'gpu'"):
+        make_backend("gpu", Grid(0.0, 1.0, 4), 2, 2.0, 0.0)
     with pytest.raises(CaseError) as info:
         validate_case_data({**_minimal(), "scheme": {"backend": "gpu"}}, "c.toml")
     assert str(info.value) == ("c.toml: scheme.backend: 'gpu' is not allowed "

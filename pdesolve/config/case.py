@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..fv.backends import BACKENDS
+from ..fv.backends import BACKENDS, backend_unavailable
 from ..model.grid import AXIS_NAMES
 from ..model.initial import DENSITIES, DENSITY_COMMON
 from ..model.interaction import INTERACTIONS
@@ -403,12 +403,22 @@ _TIME = {
     "max_steps": Key(_integer(Range(low=1)), 10_000_000),
 }
 
+def _installed_backend(name: str, key: str, ctx) -> str:
+    """``name`` if its backend's package is installed; a case error saying how to install it
+    otherwise (before any work starts, not at the first step)."""
+    reason = backend_unavailable(name)
+    if reason is not None:
+        ctx.fail(key, reason)
+    return name
+
+
 _SCHEME = {
     "order": Key(_choice(1, 2), 2),
     "limiter": Key(_choice("minmod", "mc", "extremum"), "mc"),
     "integrator": Key(_choice("ssprk2", "ssprk3"), "ssprk2"),
     "splitting": Key(_choice("strang", "lie"), "strang"),
-    "backend": Key(_choice(*BACKENDS), "numba"),
+    "backend": Key(lambda value, key, ctx: _installed_backend(_choice(*BACKENDS)(value, key, ctx),
+                                                              key, ctx), "numba"),
 }
 
 _OUTPUT = {

@@ -11,7 +11,8 @@ One step of size Δt with Strang splitting is R(Δt/2) ∘ T(Δt) ∘ R(Δt/2):
   (1/h) ∫ α over that interval, which keeps the step exact for U frozen.
 
 The solver holds the state and the time control; every array operation goes through its
-backend (:mod:`pdesolve.fv.backends`, chosen by ``scheme.backend``).  All work arrays are
+backend (:mod:`pdesolve.fv.backends`, chosen by ``scheme.backend``), which either offers the
+step's kernels for the solver to compose (Numba) or compiles the same step whole (JAX).  All work arrays are
 allocated once, in the constructor.
 """
 from __future__ import annotations
@@ -36,6 +37,50 @@ SSP_STAGES = {
 
 class StabilityError(RuntimeError):
     """A fixed Δt exceeds the scheme's stability limit."""
+
+
+def peak_alpha(alpha, transport: bool, scheme: Scheme, t: float, target: float,
+               transport_bound: float) -> float:
+    """The peak of the schedule α(t) over the next step from t: over the fixed Δt, or the
+    step transport alone allows (cfl / transport bound; ``transport``: whether the problem
+    has it), never beyond ``target``."""
+    moving = transport and transport_bound > 0
+    horizon = scheme.dt or (scheme.cfl / transport_bound if moving else np.inf)
+    end = min(t + horizon, target)
+    return alpha.peak(t, end if np.isfinite(end) else t)
+
+
+def step_size(scheme: Scheme, bound: float, t: float) -> float:
+    """The step for the stability rate ``bound`` = ν/Δt: the fixed Δt (StabilityError if it
+    makes ν > 1), else cfl / bound (inf when nothing moves)."""
+    if scheme.dt is not None:
+        if scheme.dt * bound > 1.0:
+            raise StabilityError(
+                f"dt = {scheme.dt:g} exceeds the stability limit {1.0 / bound:.4g} "
+                f"(stability number {scheme.dt * bound:.3g} > 1) at t = {t:g}")
+        return scheme.dt
+    if bound == 0.0:
+        return np.inf
+    return scheme.cfl / bound
+
+
+def advance_to(stepper, t_target: float, on_step=None) -> None:
+    """Step ``stepper`` (a :class:`Solver` or an ensemble: ``t``, ``steps``, ``scheme``,
+    ``stable_dt()``, ``step(dt)``) until its ``t`` reaches ``t_target`` exactly, the last step
+    shortened; ``on_step(stepper, dt)`` after every step."""
+    while stepper.t < t_target:
+        if stepper.steps >= stepper.scheme.max_steps:
+            raise StabilityError(f"max_steps = {stepper.scheme.max_steps} reached at t = {stepper.t:g}")
+        dt = stepper.stable_dt()
+        remaining = t_target - stepper.t
+        if dt >= remaining or remaining - dt < 1e-12 * max(1.0, t_target):
+            dt = remaining
+            stepper.step(dt)
+            stepper.t = t_target
+        else:
+            stepper.step(dt)
+        if on_step is not None:
+            on_step(stepper, dt)
 
 
 class Solver:
@@ -73,6 +118,10 @@ class Solver:
         self._stages = SSP_STAGES[scheme.integrator]
         # n μ_i |cell| / M₀ < FINITE_N_COUNT with M₀ = Σμ₀ |cell|: μ_i < FINITE_N_COUNT Σμ₀ / n
         self._floor = 0.0 if problem.finite_n is None else FINITE_N_COUNT * self._conserved_mass / problem.finite_n
+        # a backend that compiles the whole step (JAX) gets it built once, here
+        make_step = getattr(ops, "make_step", None)
+        self._compiled_step = (None if make_step is None
+                               else make_step(problem, scheme, self._stages, self._floor))
         if problem.interaction is None:
             ops.copy(self._f, self._v)
         self._v_is_current = problem.interaction is None  # does _v hold V(μ) for the current μ?
@@ -188,10 +237,8 @@ class Solver:
             bound += transport_bound
         if self.problem.has_reaction:
             shift, _ = self._refresh_reaction_potential()
-            moving = self.problem.transport and transport_bound > 0
-            horizon = self.scheme.dt or (self.scheme.cfl / transport_bound if moving else np.inf)
-            end = min(self.t + horizon, self._target)
-            alpha = self.problem.alpha.peak(self.t, end if np.isfinite(end) else self.t)
+            alpha = peak_alpha(self.problem.alpha, self.problem.transport, self.scheme, self.t,
+                               self._target, transport_bound)
             bound += alpha * ops.max_rate(self._mu, self._u, shift)
         return bound
 
@@ -200,18 +247,17 @@ class Solver:
         when a fixed Δt makes ν > 1."""
         with self.backend.threads():
             bound = self._rate_bound()
-        if self.scheme.dt is not None:
-            if self.scheme.dt * bound > 1.0:
-                raise StabilityError(
-                    f"dt = {self.scheme.dt:g} exceeds the stability limit {1.0 / bound:.4g} "
-                    f"(stability number {self.scheme.dt * bound:.3g} > 1) at t = {self.t:g}")
-            return self.scheme.dt
-        if bound == 0.0:
-            return np.inf
-        return self.scheme.cfl / bound
+        return step_size(self.scheme, bound, self.t)
 
     def step(self, dt: float) -> None:
         """Advance the state by Δt = ``dt`` (no stability check: see :meth:`stable_dt`)."""
+        if self._compiled_step is not None:
+            self._compiled_step(self._mu, self._v if self._v_is_current else None, self.t, dt,
+                                self._conserved_mass)
+            self._v_is_current = self.problem.interaction is None
+            self.t += dt
+            self.steps += 1
+            return
         with self.backend.threads(timed=True):
             if self.scheme.splitting == "strang":
                 self._react(self.t, 0.5 * dt)
@@ -231,19 +277,7 @@ class Solver:
         ``on_step(solver, dt)`` is called after every step.
         """
         self._target = t_target
-        while self.t < t_target:
-            if self.steps >= self.scheme.max_steps:
-                raise StabilityError(f"max_steps = {self.scheme.max_steps} reached at t = {self.t:g}")
-            dt = self.stable_dt()
-            remaining = t_target - self.t
-            if dt >= remaining or remaining - dt < 1e-12 * max(1.0, t_target):
-                dt = remaining
-                self.step(dt)
-                self.t = t_target
-            else:
-                self.step(dt)
-            if on_step is not None:
-                on_step(self, dt)
+        advance_to(self, t_target, on_step)
 
     # -- operators ---------------------------------------------------------------
     def _transport(self, dt: float) -> None:

@@ -220,6 +220,14 @@ class _FFTConvolver:
         lattice = np.where(used, values, 0.0)
         self._kernel_hat = fft.rfftn(lattice, workers=workers) * grid.cell_volume
 
+    @property
+    def kernel_transform(self) -> np.ndarray:
+        """k̂ |c|: the real-FFT transform of the kernel on the padded lattice, times the cell
+        volume (read-only view), so that k ⋆ f = irfftn(rfftn(f padded) · k̂ |c|) on the grid."""
+        view = self._kernel_hat.view()
+        view.flags.writeable = False
+        return view
+
     def convolve(self, values: np.ndarray, out: np.ndarray) -> None:
         """Write (k ⋆ values)_i into ``out`` (both of the grid's shape)."""
         self._buffer[self._corner] = values
@@ -270,6 +278,11 @@ class ConvolutionInteraction:
         """FFT shape: N on periodic axes, next_fast_len(2N − 1) on bounded axes."""
         return self._convolver.padded_shape
 
+    @property
+    def kernel_transform(self) -> np.ndarray:
+        """k̂ |c| on the padded lattice (the convolver's ``kernel_transform``)."""
+        return self._convolver.kernel_transform
+
     def potential(self, mu: np.ndarray, out: np.ndarray) -> None:
         """out_i = (k ⋆ μ)_i = Σ_j k(x_i − x_j) μ_j |c|."""
         _check_shape(self.grid, mu)
@@ -299,6 +312,16 @@ class NeuronInteraction:
     def padded_shape(self) -> tuple[int, ...]:
         """FFT shape of the z axes: N if periodic, next_fast_len(2N − 1) if bounded."""
         return self._convolver.padded_shape
+
+    @property
+    def kernel_transform(self) -> np.ndarray:
+        """k̂ |c_z| on the padded z lattice (the convolver's ``kernel_transform``)."""
+        return self._convolver.kernel_transform
+
+    @property
+    def moment_weights(self) -> np.ndarray:
+        """c h_c along the weight axis, so that m₁ = μ · moment_weights (a copy)."""
+        return self._moment_weights.copy()
 
     def _convolve_moment(self, mu: np.ndarray) -> None:
         _check_shape(self.grid, mu)

@@ -1,9 +1,12 @@
 """Array backends of the finite-volume scheme, chosen by ``scheme.backend``.
 
-A backend does the array work of :class:`pdesolve.fv.solver.Solver` on its own kind of flat,
+A backend does the array work of :class:`pdesolve.fv.solver.Solver` on its own kind of
 one-value-per-cell array; the solver keeps the state and the time control and reaches array
 contents only through the protocol (and ``to_host`` for diagnostics and output).
-:class:`Backend` is the protocol; :func:`make_backend` builds (and caches) one for hashable
+:class:`Backend` is the protocol.  A backend either offers the step's kernels one by one (the
+Numba backend: the solver composes them) or compiles the whole step itself (``make_step``: the
+JAX backend, whose step runs on the device without returning to Python); the state queries
+(V, the stability bound, the sums, rates for diagnostics) are common to both. :func:`make_backend` builds (and caches) one for hashable
 options, the way PyMPDATA keys its compiled stepper on its ``Options``.  Adding a backend is
 one subpackage implementing the protocol plus one line in ``BACKENDS``, which names the class
 by its import path so that a backend's dependencies are imported only when it is used.
@@ -16,13 +19,29 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from functools import lru_cache
 from importlib import import_module
-from typing import Any, Protocol
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ...model.grid import Grid
+if TYPE_CHECKING:   # the registry is read by the command line, which must not wait for NumPy
+    from ...model.grid import Grid
+
+
+class HostScalars:
+    """The scalar operations a reaction's ``rate_parameters`` applies to the sums, on host
+    floats (a compiled step supplies traced versions)."""
+
+    @staticmethod
+    def ratio(numerator: float, denominator: float) -> float:
+        """numerator / denominator, or 0 when the denominator is not positive."""
+        return numerator / denominator if denominator > 0 else 0.0
+
+    minimum = staticmethod(min)
+    maximum = staticmethod(max)
 
 
 class Backend(Protocol):
-    """The operations the solver needs (arrays: flat, ``grid.size`` float64 values)."""
+    """The operations the solver needs (arrays: ``grid.size`` float64 values in the backend's
+    own layout and kind of array)."""
 
     name: str
 
@@ -42,15 +61,34 @@ class Backend(Protocol):
     def moment_sums(self, mu, u) -> tuple[float, float]: ...     # Σμ, ΣUμ
     def signed_moment_sums(self, mu, u) -> tuple[float, float, float]: ...  # Σμ, ΣU⁺μ, ΣU⁻μ
     def max_rate(self, mu, u, shift) -> float: ...               # max_{μ>0} |U − s|
+    def ratio(self, numerator, denominator) -> float: ...        # a / b, 0 if b ≤ 0
+    def minimum(self, a, b) -> float: ...
+    def maximum(self, a, b) -> float: ...
+    # the step, either as kernels the solver composes ...
     def exponential_reaction(self, mu, u, shift, rate_dt) -> float: ...     # μ e^{−αΔt(U−s)}
     def reinjection_reaction(self, mu, u, prior, shift, source, alpha, dt) -> float: ...
     def exponential_factors(self, u, shift, rate_dt, out) -> None: ...
     def multiply(self, mu, factors) -> float: ...
     def scale(self, mu, factor) -> None: ...
     def zero_below(self, mu, floor) -> float: ...                # μ ← 0 where μ < floor; Σμ after
+    # ... or compiled whole: advance(mu, v or None, t, dt, conserved_mass) updates mu in place
+    # def make_step(self, problem, scheme, stages, floor) -> Callable: ...
 
 
-BACKENDS: dict[str, str] = {"numba": "pdesolve.fv.backends.numba.backend:NumbaBackend"}
+BACKENDS: dict[str, str] = {"numba": "pdesolve.fv.backends.numba.backend:NumbaBackend",
+                            "jax": "pdesolve.fv.backends.jax.backend:JaxBackend"}
+# the module a backend needs beyond the core install, and the extra that installs it
+BACKEND_REQUIREMENTS: dict[str, tuple[str, str]] = {"jax": ("jax", "pdesolve[jax]")}
+
+
+def backend_unavailable(name: str) -> str | None:
+    """Why the backend ``name`` cannot run here (its package is not installed), or None."""
+    if name not in BACKEND_REQUIREMENTS:
+        return None
+    module, extra = BACKEND_REQUIREMENTS[name]
+    if find_spec(module) is not None:
+        return None
+    return f"the {name} backend needs {module}, which is not installed (pip install '{extra}')"
 
 
 @lru_cache(maxsize=64)
@@ -59,5 +97,8 @@ def make_backend(name: str, grid: Grid, order: int, theta: float, tau: float) ->
     backend holds no state, so solvers of the same options share one)."""
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    reason = backend_unavailable(name)
+    if reason is not None:
+        raise ValueError(reason)
     module, cls = BACKENDS[name].split(":")
     return getattr(import_module(module), cls)(grid, order, theta, tau)

@@ -25,7 +25,9 @@ class Reaction:
     needs ``dynamics.prior``.  ``constant_shift``: s and q do not depend on μ (with U = F the
     solver then keeps the step's factors).  ``centred_rates``: the particle rates are V_i − V̄
     (the particle step bound uses them).
-    ``rate_parameters(backend, mu, u, cell_volume) -> (s, q)``;
+    ``rate_parameters(backend, mu, u, cell_volume) -> (s, q)``, written with the backend's
+    sums and its scalar ``ratio``/``minimum``/``maximum`` and no branch on their values, so that
+    a tracing backend (JAX) evaluates it inside its compiled step;
     ``particle_step(system, dt)`` with V evaluated at the current positions, at the rate
     α = ``system.alpha`` (the mean of α(t) over the step).  ``doc`` is the
     term α R(μ) as the case-file reference writes it.

@@ -7,7 +7,7 @@ from . import Reaction, register
 def rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
     """s = Ū = Σ U μ / Σ μ, q = 0."""
     mass, first = backend.moment_sums(mu, u)
-    return (first / mass if mass > 0 else 0.0), 0.0
+    return backend.ratio(first, mass), 0.0
 
 
 def particle_step(system, dt: float) -> None:

@@ -17,15 +17,15 @@ from . import Reaction, register
 def event_rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
     """s = −⟨U⁻⟩/M, q = ⟨U⁺⟩."""
     mass, positive, negative = backend.signed_moment_sums(mu, u)
-    return (-negative / mass if mass > 0 else 0.0), positive * cell_volume
+    return backend.ratio(-negative, mass), positive * cell_volume
 
 
 def deficit_rate_parameters(backend, mu, u, cell_volume: float) -> tuple[float, float]:
     """s = min(V̄_m, 0)/M, q = max(V̄_m, 0)."""
     mass, first = backend.moment_sums(mu, u)
     v_bar_m = first * cell_volume
-    total = mass * cell_volume
-    return (min(v_bar_m, 0.0) / total if total > 0 else 0.0), max(v_bar_m, 0.0)
+    return (backend.ratio(backend.minimum(v_bar_m, 0.0), mass * cell_volume),
+            backend.maximum(v_bar_m, 0.0))
 
 
 def _refill(name: str):

@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from ....model.grid import Grid
+from .. import HostScalars
 from . import reaction as rk
 from . import transport as tk
 from .threads import ThreadChooser
@@ -26,7 +27,7 @@ from .threads import ThreadChooser
 PARALLEL_MIN_CELLS = 1 << 16
 
 
-class NumbaBackend:
+class NumbaBackend(HostScalars):
     """Finite-volume operations on flat float64 host arrays of ``grid.size`` cells."""
 
     name = "numba"

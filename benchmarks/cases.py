@@ -35,15 +35,20 @@ def quadratic_potential(grid: Grid) -> np.ndarray:
     return 0.5 * sum(axis ** 2 for axis in grid.mesh())
 
 
-def make_solver(cells: tuple[int, ...], order: int = 2, interaction: bool = False,
-                workers: int = 1) -> Solver:
-    """A ready solver for the benchmark problem; the Gaussian kernel has width 1, strength 1."""
+def make_problem(cells: tuple[int, ...], interaction: bool = False, workers: int = 1) -> Problem:
+    """The benchmark problem on the box of ``cells``; the Gaussian kernel has width 1, strength 1."""
     grid = box_grid(cells)
     coupling = (ConvolutionInteraction(grid, GaussianKernel(1.0, 1.0), workers=workers)
                 if interaction else None)
-    problem = Problem(grid, quadratic_potential(grid), coupling, "balanced", 1.0, 0.0)
-    scheme = Scheme(order=order, theta=2.0, integrator="ssprk2", splitting="strang")
-    return Solver(problem, scheme, gaussian_start(grid))
+    return Problem(grid, quadratic_potential(grid), coupling, "balanced", 1.0, 0.0)
+
+
+def make_solver(cells: tuple[int, ...], order: int = 2, interaction: bool = False,
+                workers: int = 1, backend: str = "numba") -> Solver:
+    """A ready solver for the benchmark problem (:func:`make_problem`) on ``backend``."""
+    problem = make_problem(cells, interaction, workers)
+    scheme = Scheme(order=order, theta=2.0, integrator="ssprk2", splitting="strang", backend=backend)
+    return Solver(problem, scheme, gaussian_start(problem.grid))
 
 
 def cube(ndim: int, total_cells: int) -> tuple[int, ...]:

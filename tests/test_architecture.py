@@ -11,7 +11,7 @@ import pytest
 
 from pdesolve import (ConvolutionInteraction, GaussianKernel, Grid, Problem, Quadratic, Scheme,
                       Solver, load_case)
-from pdesolve.config.case import Case, CaseError, KindSpec, validate_case_data
+from pdesolve.config.case import Case, CaseError, KindSpec, case_from_text, validate_case_data
 from pdesolve.config.reference import REFERENCE, rewritten
 from pdesolve.config.schema import REQUIRED
 from pdesolve.fv.backends import BACKENDS, make_backend
@@ -44,6 +44,26 @@ def test_an_unknown_backend_is_refused_with_the_allowed_ones():
         validate_case_data({**_minimal(), "scheme": {"backend": "gpu"}}, "c.toml")
     assert str(info.value) == ("c.toml: scheme.backend: 'gpu' is not allowed "
                                f"(allowed: {', '.join(BACKENDS)})")
+
+
+def test_without_jax_a_case_asking_for_it_is_refused_in_one_line_before_any_work(
+        tmp_path, monkeypatch, capsys):
+    """Runs with or without JAX installed: the test hides it."""
+    import sys
+    from pdesolve.cli import main
+    from test_diagnostics_cadence import CASE
+    monkeypatch.setitem(sys.modules, "jax", None)   # import jax now fails, as if not installed
+    with pytest.raises(CaseError) as info:
+        case_from_text(tmp_path / "c.toml", CASE, ("scheme.backend=jax",))
+    assert str(info.value) == (f"{tmp_path / 'c.toml'}: scheme.backend: the jax backend needs jax, "
+                               "which is not installed (pip install 'pdesolve[jax]')")
+    (tmp_path / "c.toml").write_text(CASE)
+    assert main(["run", str(tmp_path / "c.toml"), "-o", str(tmp_path / "x.h5"), "--backend", "jax"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "pdesolve[jax]" in err and not (tmp_path / "x.h5").exists()
+    make_backend.cache_clear()
+    with pytest.raises(ValueError, match="not installed"):
+        make_backend("jax", Grid(0.0, 1.0, 5), 2, 2.0, 0.0)
 
 
 def test_the_solver_steps_through_the_backend_the_scheme_names():

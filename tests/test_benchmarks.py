@@ -95,3 +95,21 @@ def test_the_sweep_overhead_study_writes_its_table(tmp_path):
     rows = [line for line in output.read_text().splitlines() if line.startswith("| ") and " s |" in line]
     assert len(rows) == 5   # the in-task row is a ratio
     assert "speed-up from 1 to 2 workers" in output.read_text()
+
+
+def test_the_jax_benchmark_writes_every_row(tmp_path):
+    """``gpu.py --quick`` (tiny sizes, on JAX's CPU device here) writes the four rows with
+    positive times, speed-ups and, for the bandwidth row, a fraction of the device triad."""
+    pytest.importorskip("jax")
+    output = tmp_path / "J.md"
+    subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "gpu.py"), "--quick",
+                    "--output", str(output)], check=True, capture_output=True, timeout=300,
+                   cwd=os.path.join(ROOT, "benchmarks"))
+    text = output.read_text()
+    assert "- JAX device: cpu" in text or "- JAX device: gpu" in text
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("| ") and not line.startswith("| what")]
+    assert [row[0] for row in rows] == ["2-D step with K", "3-D step with K", "4 runs, one batched step",
+                                        "step without K (bandwidth)"]
+    assert all(float(row[2]) > 0 and float(row[3]) > 0 and float(row[4]) > 0 for row in rows)
+    assert rows[-1][7].endswith("%") and float(rows[-1][7][:-1]) > 0

@@ -6,8 +6,6 @@ Runs on JAX's CPU device (CI installs the ``jax`` extra); nothing here needs a G
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -17,9 +15,8 @@ from test_diagnostics_cadence import CASE  # noqa: E402
 from test_exact_solutions import box, fitted_order, solve_gaussian  # noqa: E402
 
 from pdesolve.analysis.exact import GaussianFlow  # noqa: E402
-from pdesolve.config.case import CaseError, case_from_text, load_case  # noqa: E402
+from pdesolve.config.case import case_from_text, load_case  # noqa: E402
 from pdesolve.config.shipped import shipped_cases  # noqa: E402
-from pdesolve.fv.backends import make_backend  # noqa: E402
 from pdesolve.fv.backends.jax.ensemble import Ensemble  # noqa: E402
 from pdesolve.fv.solver import Solver, StabilityError  # noqa: E402
 from pdesolve.model.build import build_setup  # noqa: E402
@@ -36,20 +33,18 @@ def relative_difference(a, b) -> float:
 
 
 def numba_then_jax(problem: Problem, scheme: Scheme, mu0, steps: int = 100):
-    """μ after ``steps`` steps of the Numba solver (its own Δt), and of the JAX solver on the
-    same Δt sequence; also both first stable Δt."""
+    """The Numba and the JAX solver after ``steps`` steps of the Numba solver's Δt sequence,
+    each step as ``advance`` takes it (``stable_dt`` first, which hands the JAX step a fresh V);
+    also the largest relative difference of the two backends' stable Δt over the steps."""
     reference = Solver(problem, scheme, mu0)
-    numba_dt = reference.stable_dt()
-    dts = []
+    candidate = Solver(problem, Scheme(**{**scheme.__dict__, "backend": "jax"}), mu0)
+    worst_dt = 0.0
     for _ in range(steps):
         dt = reference.stable_dt()
+        worst_dt = max(worst_dt, abs(candidate.stable_dt() / dt - 1.0))
         reference.step(dt)
-        dts.append(dt)
-    candidate = Solver(problem, Scheme(**{**scheme.__dict__, "backend": "jax"}), mu0)
-    jax_dt = candidate.stable_dt()
-    for dt in dts:
         candidate.step(dt)
-    return reference, candidate, numba_dt, jax_dt
+    return reference, candidate, worst_dt
 
 
 def gaussian_start(grid: Grid, centre=0.3, width=0.5):
@@ -120,9 +115,9 @@ SCHEMES = {"mc": Scheme(), "order1": Scheme(order=1), "minmod": Scheme(theta=1.0
 @pytest.mark.parametrize("name", PROBLEMS)
 def test_jax_equals_numba_after_100_steps_of_the_same_dt_sequence(name):
     problem, mu0 = PROBLEMS[name]()
-    reference, candidate, numba_dt, jax_dt = numba_then_jax(problem, Scheme(), mu0)
+    reference, candidate, worst_dt = numba_then_jax(problem, Scheme(), mu0)
     assert relative_difference(reference.mu, candidate.mu) <= TOLERANCE
-    assert jax_dt == pytest.approx(numba_dt, rel=1e-12)
+    assert worst_dt <= 1e-12
     assert candidate.energy == pytest.approx(reference.energy, rel=1e-11, abs=1e-13)
 
 
@@ -130,23 +125,22 @@ def test_jax_equals_numba_after_100_steps_of_the_same_dt_sequence(name):
 def test_every_reconstruction_integrator_and_splitting_agrees(scheme):
     problem, mu0 = _custom(Grid(-3.0, 3.0, (20, 18), (False, True)),
                            interaction=GaussianKernel(0.8, 0.5), reaction="balanced", tau=0.01)
-    reference, candidate, _, _ = numba_then_jax(problem, SCHEMES[scheme], mu0)
+    reference, candidate, _ = numba_then_jax(problem, SCHEMES[scheme], mu0)
     assert relative_difference(reference.mu, candidate.mu) <= TOLERANCE
 
 
 @pytest.mark.parametrize("name", sorted(shipped_cases()))
 def test_every_shipped_case_agrees_over_its_first_steps(name):
     setup = build_setup(load_case(shipped_cases()[name]))
-    reference, candidate, numba_dt, jax_dt = numba_then_jax(setup.problem, setup.scheme, setup.mu0,
-                                                            steps=10)
+    reference, candidate, worst_dt = numba_then_jax(setup.problem, setup.scheme, setup.mu0, steps=10)
     assert relative_difference(reference.mu, candidate.mu) <= TOLERANCE
-    assert jax_dt == pytest.approx(numba_dt, rel=1e-12)
+    assert worst_dt <= 1e-12
 
 
 def test_the_diagnostics_queries_agree():
     problem, mu0 = _custom(box(2, 24, 3.0), interaction=GaussianKernel(0.8, 0.5),
                            reaction="reinjection", tau=0.05)
-    reference, candidate, _, _ = numba_then_jax(problem, Scheme(), mu0, steps=10)
+    reference, candidate, _ = numba_then_jax(problem, Scheme(), mu0, steps=10)
     for a, b in zip(reference.rates(), candidate.rates()):
         assert relative_difference(a, b) <= TOLERANCE
     assert relative_difference(reference.U, candidate.U) <= TOLERANCE
@@ -217,27 +211,54 @@ def test_the_backend_option_is_the_scheme_key(tmp_path):
     assert np.array_equal(read_result(tmp_path / "a.h5").mu, read_result(tmp_path / "b.h5").mu)
 
 
-def test_without_jax_the_case_is_refused_in_one_line_before_any_work(tmp_path, monkeypatch, capsys):
-    from pdesolve.cli import main
-    monkeypatch.setitem(sys.modules, "jax", None)   # import jax now fails, as if not installed
-    with pytest.raises(CaseError) as info:
-        case_from_text(tmp_path / "c.toml", CASE, ("scheme.backend=jax",))
-    assert str(info.value) == (f"{tmp_path / 'c.toml'}: scheme.backend: the jax backend needs jax, "
-                               "which is not installed (pip install 'pdesolve[jax]')")
-    (tmp_path / "c.toml").write_text(CASE)
-    assert main(["run", str(tmp_path / "c.toml"), "-o", str(tmp_path / "x.h5"), "--backend", "jax"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "pdesolve[jax]" in err and not (tmp_path / "x.h5").exists()
-    with pytest.raises(ValueError, match="not installed"):
-        make_backend("jax", Grid(0.0, 1.0, 5), 2, 2.0, 0.0)
+def test_on_the_cpu_a_subnormal_tail_is_flushed_and_only_the_step_bound_notices():
+    """XLA's CPU backend flushes subnormal μ to zero (JAX issue #16200): μ still agrees to
+    round-off relative to its maximum, but the largest reaction rate, over the cells with
+    μ > 0, then skips cells the Numba backend counts, and the stable Δt differs (the backend
+    docstring and README quote this case).  A canary: if JAX stops flushing, this fails."""
+    import jax
+    if jax.devices()[0].platform != "cpu":
+        pytest.skip("only XLA's CPU backend flushes float64 subnormals")
+    grid = box(1, 200, 3.0)
+    x, = grid.mesh()
+    mu0 = np.exp(-(x - 0.3) ** 2 / 0.015)
+    assert np.any((mu0 > 0) & (mu0 < np.finfo(float).tiny))
+    problem = Problem(grid, 0.5 * (x - 1.5) ** 2, reaction="balanced", alpha=5.0)
+    reference, candidate, worst_dt = numba_then_jax(problem, Scheme(), mu0, steps=20)
+    assert relative_difference(reference.mu, candidate.mu) <= TOLERANCE
+    assert np.sum(candidate.mu > 0) < np.sum(reference.mu > 0)
+    assert 1e-4 < worst_dt < 1e-2
+
+
+def test_the_solver_keeps_its_own_copy_and_a_host_interaction_is_refused():
+    from pdesolve.model.interaction import NoInteraction
+    grid = box(2, 256, 3.0)
+    mu0 = gaussian_start(grid)
+    solvers = [Solver(Problem(grid, quadratic_f(grid)), Scheme(backend="jax"), mu0) for _ in range(4)]
+    mu0[:] = 0.0
+    assert all(s.mu.max() > 0 for s in solvers)
+    small = box(1, 16, 1.0)
+    plain = Solver(Problem(small, quadratic_f(small), interaction=NoInteraction(small)),
+                   Scheme(backend="jax"), gaussian_start(small))
+    assert np.array_equal(plain.potential(), quadratic_f(small))
+
+    class HostOnly:
+        def potential(self, mu, out):
+            out[...] = 0.0
+    with pytest.raises(ValueError, match="needs a ConvolutionInteraction or a NeuronInteraction"):
+        Solver(Problem(small, quadratic_f(small), interaction=HostOnly()), Scheme(backend="jax"),
+               gaussian_start(small))
 
 
 def test_an_ensemble_member_equals_its_single_run_and_alpha_varies_across_members():
+    """Members of different mass (each keeps its own, and its own finite-n floor) and α given
+    per member over a problem whose own α is 0."""
     grid = Grid(-3.0, 3.0, (24, 20), (False, True))
-    starts = np.array([gaussian_start(grid, c) for c in (0.3, -0.2, 0.5)])
+    starts = np.array([mass * gaussian_start(grid, c) for mass, c in ((1.0, 0.3), (50.0, -0.2), (0.2, 0.5))])
     alphas = (0.5, 1.0, 3.0)
     kernel = GaussianKernel(0.8, 0.5)
-    problem = Problem(grid, quadratic_f(grid), interaction=kernel, reaction="balanced", finite_n=200)
+    problem = Problem(grid, quadratic_f(grid), interaction=kernel, reaction="balanced", alpha=0.0,
+                      finite_n=200)
     ensemble = Ensemble(problem, Scheme(dt=2e-3), starts, alphas)
     for _ in range(50):
         ensemble.step(2e-3)
@@ -249,7 +270,10 @@ def test_an_ensemble_member_equals_its_single_run_and_alpha_varies_across_member
             single.step(2e-3)
         assert relative_difference(single.mu, finals[member]) <= TOLERANCE
         assert grid.integrate(finals[member]) == pytest.approx(grid.integrate(starts[member]), rel=1e-13)
-    assert not np.allclose(finals[0], finals[2])
+        assert np.array_equal(single.mu == 0, finals[member] == 0)
+    assert not np.allclose(finals[0], finals[2] / 0.2)
+    with pytest.raises(ValueError, match="the reaction is none"):
+        Ensemble(Problem(grid, quadratic_f(grid), reaction="none"), Scheme(), starts, alphas)
 
 
 def test_the_ensemble_step_is_the_smallest_member_step_and_a_fixed_dt_is_checked():
@@ -266,3 +290,23 @@ def test_the_ensemble_step_is_the_smallest_member_step_and_a_fixed_dt_is_checked
         Ensemble(problem, Scheme(dt=0.5), starts).stable_dt()
     with pytest.raises(ValueError, match="2 values of alpha for 3 members"):
         Ensemble(problem, Scheme(), np.concatenate([starts, starts[:1]]), (1.0, 2.0))
+
+
+def test_the_gradient_through_the_steps_is_the_central_difference_of_the_same_run():
+    from pdesolve.fv.backends.jax.sensitivity import Sensitivity
+    problem, mu0 = _custom(box(1, 40, 3.0), interaction=GaussianKernel(0.6, 0.8), reaction="balanced",
+                           tau=0.02, alpha=1.5)
+    sensitivity = Sensitivity(problem, Scheme(dt=4e-3), mu0, 30)
+    value, d_alpha, d_strength = sensitivity.gradient(1.5)
+    reference = Solver(problem, Scheme(dt=4e-3), mu0)
+    for _ in range(30):
+        reference.step(4e-3)
+    assert value == pytest.approx(reference.energy, rel=1e-12)
+    h = 1e-5
+    assert d_alpha == pytest.approx((sensitivity.energy(1.5 + h) - sensitivity.energy(1.5 - h)) / (2 * h),
+                                    rel=1e-6)
+    assert d_strength == pytest.approx(
+        (sensitivity.energy(1.5, 1 + h) - sensitivity.energy(1.5, 1 - h)) / (2 * h), rel=1e-6)
+    assert abs(d_alpha) > 1e-4 and abs(d_strength) > 1e-3
+    with pytest.raises(ValueError, match="fixed time step"):
+        Sensitivity(problem, Scheme(), mu0, 30)

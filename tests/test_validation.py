@@ -154,6 +154,16 @@ def check_reinjection_limit(found):
     assert number(wrong["fitted slope ± s.e."]) > -0.2
 
 
+def check_sensitivity(found):
+    rows = found[0]
+    assert {row["problem"] for row in rows} == {"A", "B"} and len(rows) == 8
+    for row in rows:
+        assert number(row["gradient vs JAX difference"]) < 1e-6, row
+        if row["gradient vs Numba difference"] != "—":
+            assert number(row["gradient vs Numba difference"]) < 1e-6, row
+        assert number(row["gradient (JAX)"]) != 0.0
+
+
 def check_student_teacher(found):
     main, scan, tuning, test = found
     for row in main + scan + tuning + test:

@@ -25,6 +25,7 @@ FIGURES = [  # (figure number and title, script stems)
     ("7. Gibbs steady state with τ > 0", ["gibbs_steady_state"]),
     ("8. Global minimiser check (seed (17))", ["global_minimiser"]),
     ("Reinjection: which PDE the particles converge to (README.md, 'Reinjection')", ["reinjection_limit"]),
+    ("Sensitivities through the JAX step against finite differences", ["sensitivity"]),
 ]
 
 

@@ -26,6 +26,9 @@ if TYPE_CHECKING:   # the registry is read by the command line, which must not w
     from ...model.grid import Grid
 
 
+LOG_FLOOR = 1e-300   # μ is floored at this inside log μ (both backends)
+
+
 class HostScalars:
     """The scalar operations a reaction's ``rate_parameters`` applies to the sums, on host
     floats (a compiled step supplies traced versions)."""
@@ -94,7 +97,7 @@ def backend_unavailable(name: str) -> str | None:
 @lru_cache(maxsize=64)
 def make_backend(name: str, grid: Grid, order: int, theta: float, tau: float) -> Backend:
     """The backend ``name`` bound to ``grid`` and the scheme's fixed choices (cached: a
-    backend holds no state, so solvers of the same options share one)."""
+    backend holds no state a result depends on, so solvers of the same options share one)."""
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
     reason = backend_unavailable(name)

@@ -2,9 +2,17 @@
 
 A step is one compiled function (:func:`.step.step` under ``jax.jit``, built by
 :meth:`JaxBackend.make_step`), so the device runs the whole Strang step without a return to
-Python; the host sees the state only at output times (``to_host``) and, once per step, the
-two numbers of the stability bound.  The solver's work arrays are :class:`Buffer` holders
+Python; the host sees the state only at output times (``to_host``) and, per step, the three
+scalars the stability bound needs (the face speeds, the moment sums for the shift, the largest
+rate), each from a small compiled query.  The solver's work arrays are :class:`Buffer` holders
 (JAX arrays are immutable: an operation with an ``out`` replaces the holder's array).
+
+XLA's CPU backend flushes subnormal numbers (below 2.2e-308) to zero, by design (JAX issue
+#16200); GPUs keep float64 subnormals.  A density whose tail is subnormal therefore has empty
+cells there on JAX's CPU device, where the Numba backend keeps values of 1e-310: μ agrees to
+far below 1e-11 relative, but the largest reaction rate of the stability bound, taken over the
+cells with μ > 0, can then come from different cells, and an adaptive Δt differs (by 0.2% in
+``tests/test_jax_backend.py``'s case).
 """
 from __future__ import annotations
 
@@ -16,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ....model.grid import Grid
+from ....model.interaction import NoInteraction
 from .. import HostScalars
 from . import operators as op
 from . import step as jstep
@@ -64,6 +73,9 @@ class JaxBackend(HostScalars):
     name = "jax"
 
     def __init__(self, grid: Grid, order: int, theta: float, tau: float):
+        if jnp.zeros(()).dtype != jnp.float64:
+            raise RuntimeError("the jax backend runs in float64, but jax_enable_x64 has been "
+                               "switched off in this process")
         self.grid = grid
         self.tau = tau
         self.layout = op.Layout(tuple(grid.cells), tuple(grid.periodic),
@@ -78,7 +90,12 @@ class JaxBackend(HostScalars):
     def from_host(self, values, copy: bool = True) -> Buffer:
         """The grid-shaped host array ``values`` on the device (always a copy there)."""
         host = np.asarray(values, dtype=np.float64).reshape(self.grid.shape)
-        return Buffer(jax.device_put(host, self.device))
+        return Buffer(self.put(host))
+
+    def put(self, host: np.ndarray):
+        """A device copy of ``host`` (never sharing its memory, which the CPU device would
+        otherwise do for an aligned array, so that the caller may go on writing it)."""
+        return jax.device_put(host, self.device, may_alias=False)
 
     def copy(self, source: Buffer, out: Buffer) -> None:
         """out = source (arrays are immutable: out now refers to source's array)."""
@@ -111,8 +128,9 @@ class JaxBackend(HostScalars):
         def advance(mu: Buffer, v: Buffer | None, t: float, dt: float,
                     conserved_mass: float) -> None:
             alphas = jnp.asarray(jstep.alpha_means(schedule, t, dt, plan.strang))
+            # plain floats: a NumPy scalar would be traced as another type and compile again
             mu.value = _compiled_step(plan, arrays, mu.value, None if v is None else v.value,
-                                      dt, alphas, conserved_mass, floor)
+                                      float(dt), alphas, float(conserved_mass), float(floor))
         return advance
 
     def step_plan(self, problem, scheme, stages, floored: bool):
@@ -120,7 +138,7 @@ class JaxBackend(HostScalars):
         ``floored``: whether the finite-n floor empties cells after each step."""
         reaction = problem.reaction_model
         form, arrays = None, {"f": problem.potential}
-        if problem.interaction is not None:
+        if problem.interaction is not None and not isinstance(problem.interaction, NoInteraction):
             form, spectral = spectral_parts(problem.interaction)
             arrays.update(spectral)
         if problem.prior is not None:
@@ -132,12 +150,14 @@ class JaxBackend(HostScalars):
             depends_on_mu=(problem.interaction is not None or problem.tau > 0
                            or reaction.uses_prior),
             form=form, floored=floored, cell_volume=self.grid.cell_volume)
-        return plan, {key: jax.device_put(np.asarray(value), self.device)
-                      for key, value in arrays.items()}
+        return plan, {key: self.put(np.asarray(value)) for key, value in arrays.items()}
 
     # -- V = F + K ⋆ μ --------------------------------------------------------------
     def potential(self, f: Buffer, interaction, mu: Buffer, work, out: Buffer) -> None:
         """out = F + K ⋆ μ, by the device FFT of the interaction's kernel transform."""
+        if isinstance(interaction, NoInteraction):
+            out.value = f.value
+            return
         form, arrays = self._interaction_parts(interaction)
         plan = jstep.StepPlan(self.layout, (), True, True, False, "none", False, form, False,
                               self.grid.cell_volume)
@@ -148,9 +168,9 @@ class JaxBackend(HostScalars):
         cached = getattr(self, "_spectral", None)
         if cached is None or cached[0] is not interaction:
             form, arrays = spectral_parts(interaction)
-            self._spectral = (interaction, form,
-                              {k: jax.device_put(v, self.device) for k, v in arrays.items()})
-        return self._spectral[1], self._spectral[2]
+            cached = (interaction, form, {k: self.put(v) for k, v in arrays.items()})
+            self._spectral = cached
+        return cached[1], cached[2]
 
     # -- transport -----------------------------------------------------------------
     def transport_rate(self, mu: Buffer, v: Buffer, out: Buffer) -> None:

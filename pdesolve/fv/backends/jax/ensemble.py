@@ -54,21 +54,24 @@ class Ensemble:
                           else [as_schedule(float(a)) for a in np.atleast_1d(alphas)])
         if len(self.schedules) != members:
             raise ValueError(f"{len(self.schedules)} values of alpha for {members} members")
+        if alphas is not None and problem.reaction == "none":
+            raise ValueError("alpha varies across the members, but the reaction is none")
         self.problem = problem
         self.scheme = scheme
         self.t = 0.0
         self.steps = 0
         self._target = np.inf
         backend = make_backend("jax", grid, scheme.order, scheme.theta, problem.tau)
-        self._device = backend.device
         masses = mu0s.reshape(members, -1).sum(axis=1)
-        self._conserved_mass = jax.device_put(masses, self._device)
-        self._floor = jax.device_put(
-            masses * (0.0 if problem.finite_n is None else FINITE_N_COUNT / problem.finite_n),
-            self._device)
-        self._plan, self._arrays = backend.step_plan(problem, scheme, SSP_STAGES[scheme.integrator],
-                                                     problem.finite_n is not None)
-        self._mu = jax.device_put(mu0s, self._device)
+        self._conserved_mass = backend.put(masses)
+        self._floor = backend.put(
+            masses * (0.0 if problem.finite_n is None else FINITE_N_COUNT / problem.finite_n))
+        plan, self._arrays = backend.step_plan(problem, scheme, SSP_STAGES[scheme.integrator],
+                                               problem.finite_n is not None)
+        # the members' α, not the problem's, say whether there is a reaction
+        self._plan = plan._replace(has_reaction=problem.reaction != "none" and not all(
+            s.is_zero for s in self.schedules))
+        self._mu = backend.put(mu0s)
 
     @property
     def mu(self) -> np.ndarray:
@@ -80,7 +83,7 @@ class Ensemble:
         transport, reaction = (np.asarray(x) for x in _batched_bound_parts(
             self._plan, self._arrays, self._mu))
         bounds = transport if self.problem.transport else np.zeros_like(transport)
-        if self.problem.has_reaction:
+        if self._plan.has_reaction:
             bounds = bounds + np.array([
                 peak_alpha(s, self.problem.transport, self.scheme, self.t, self._target, float(b)) * r
                 for s, b, r in zip(self.schedules, transport, reaction)])
@@ -90,7 +93,7 @@ class Ensemble:
         """Advance every member by Δt = ``dt`` (no stability check)."""
         alphas = jnp.asarray([jstep.alpha_means(s, self.t, dt, self._plan.strang)
                               for s in self.schedules])
-        self._mu = _batched_step(self._plan, self._arrays, self._mu, dt, alphas,
+        self._mu = _batched_step(self._plan, self._arrays, self._mu, float(dt), alphas,
                                  self._conserved_mass, self._floor)
         self.t += dt
         self.steps += 1

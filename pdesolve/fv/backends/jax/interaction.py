@@ -29,6 +29,10 @@ class SpectralForm(NamedTuple):
 def spectral_parts(interaction) -> tuple[SpectralForm, dict[str, np.ndarray]]:
     """(static form, host arrays) of a grid interaction with a ``kernel_transform``: the
     arrays are k̂ |c| and, for the neuron form, the moment weights c h_c and the weights c."""
+    if not hasattr(interaction, "kernel_transform"):
+        raise ValueError("the jax backend convolves K ⋆ μ from a kernel transform: it needs a "
+                         "ConvolutionInteraction or a NeuronInteraction (or a bare kernel), got "
+                         f"{type(interaction).__name__}")
     neuron = isinstance(interaction, NeuronInteraction)
     grid = interaction.z_grid if neuron else interaction.grid
     arrays = {"kernel_hat": np.asarray(interaction.kernel_transform)}

@@ -20,8 +20,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 from jax import lax
 
-# Floor of μ inside log μ (the Numba kernels' LOG_FLOOR).
-LOG_FLOOR = 1e-300
+from .. import LOG_FLOOR
 
 
 class Layout(NamedTuple):

@@ -20,7 +20,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-LOG_FLOOR = 1e-300
+from .. import LOG_FLOOR
+
 BLOCK = 4096
 
 # exp(x) = 2^k e^r with k = round(x / ln 2), r = x − k ln 2 (ln 2 split in a part with

@@ -8,9 +8,10 @@ SSP-RK2, MC limiter, Δt fixed at the stable step of t = 0):
   1, zero-padded FFT);
 * ``batch`` row: B independent runs of the 2-D problem with K advanced by one vmapped step
   (:class:`pdesolve.fv.backends.jax.ensemble.Ensemble`), against B Numba steps;
-* ``bandwidth`` row: the fused step without K on a large 2-D grid, as bytes a step must move
-  (17 arrays × 8 B × N, :mod:`roofline`) per second, over the device's measured triad
-  bandwidth (a = b + s c on arrays far larger than any cache).
+* ``bandwidth`` row: the fused step without K on a large 2-D grid, as the bytes the Numba
+  step's algorithm must move (17 arrays × 8 B × N, :mod:`roofline`; the JAX step also sums μ
+  for the shift, so it moves more) per second, over the device's measured triad bandwidth
+  (a = b + s c on arrays far larger than any cache, ten calls per sample).
 
 Numba runs on min(2, cores) threads with SciPy's FFT on as many workers (this project's
 2-core reference machine); JAX on what it chooses.  Times are medians over ``--repeats``
@@ -47,6 +48,9 @@ SIZES = {   # name: (2-D cells, 3-D cells, (members, 2-D cells), bandwidth 2-D c
     "cpu": ((512, 512), (64, 64, 64), (16, (128, 128)), (2048, 2048)),
     "gpu": ((1024, 1024), (256, 256, 256), (64, (256, 256)), (4096, 4096)),
 }
+# A Numba step at 256³ with K (a zero-padded 512³ FFT pair, six times) takes about 40 s on two
+# cores: in the GPU mode that row times one warm-up step and one timed step only.
+NUMBA_3D_GPU_STEPS = 1
 
 
 def seconds_per_step(stepper, steps: int, repeats: int) -> tuple[float, float]:
@@ -67,8 +71,9 @@ def seconds_per_step(stepper, steps: int, repeats: int) -> tuple[float, float]:
     return median / steps, max(first - median, 0.0)
 
 
-def triad_bandwidth(values: int, repeats: int) -> float:
-    """Device bytes per second of a = b + s c on ``values`` float64 values (24 B each)."""
+def triad_bandwidth(values: int, repeats: int, calls: int = 10) -> float:
+    """Device bytes per second of a = b + s c on ``values`` float64 values (24 B each), each
+    sample ``calls`` calls in a row (a single call would count the dispatch)."""
     import jax
     import jax.numpy as jnp
     b = jnp.ones(values)
@@ -78,15 +83,19 @@ def triad_bandwidth(values: int, repeats: int) -> float:
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
-        triad(b, c).block_until_ready()
-        samples.append(time.perf_counter() - start)
+        for _ in range(calls):
+            out = triad(b, c)
+        out.block_until_ready()
+        samples.append((time.perf_counter() - start) / calls)
     return 24.0 * values / statistics.median(samples)
 
 
-def grid_row(cells, steps: int, repeats: int) -> dict:
-    """Numba and JAX seconds per step of the problem with K on ``cells``."""
+def grid_row(cells, steps: int, repeats: int, numba_steps: int | None = None) -> dict:
+    """Numba and JAX seconds per step of the problem with K on ``cells`` (``numba_steps``:
+    one timed run of that many steps on Numba instead)."""
+    numba_runs = (steps, repeats) if numba_steps is None else (numba_steps, 1)
     numba_step, _ = seconds_per_step(make_solver(cells, interaction=True, workers=NUMBA_THREADS),
-                                     steps, repeats)
+                                     *numba_runs)
     jax_step, first = seconds_per_step(make_solver(cells, interaction=True, backend="jax"),
                                        steps, repeats)
     return {"what": f"{len(cells)}-D step with K", "cells": "×".join(map(str, cells)),
@@ -101,8 +110,8 @@ def batch_row(members: int, cells, steps: int, repeats: int) -> dict:
     numba_step, _ = seconds_per_step(make_solver(cells, interaction=True, workers=NUMBA_THREADS),
                                      steps, repeats)
     problem = make_problem(cells, interaction=True)
-    starts = np.array([gaussian_start(problem.grid, (0.1 * k,) + (0.0,) * (len(cells) - 1))
-                       for k in range(members)])
+    starts = np.array([gaussian_start(problem.grid, (shift,) + (0.0,) * (len(cells) - 1))
+                       for shift in np.linspace(-1.0, 1.0, members)])
     alphas = np.linspace(0.5, 2.0, members)
     ensemble = Ensemble(problem, Scheme(), starts, alphas)
     jax_step, first = seconds_per_step(ensemble, steps, repeats)
@@ -138,8 +147,8 @@ def _report(rows: list[dict], mode: str, device: str, triad: float, started: tup
     lines += ["", "## Steps", "",
               "Medians of seconds per step (per batched step for the batch row, whose Numba "
               "column is the members' steps one after another); speed-up = Numba / JAX.", "",
-              "| what | cells | Numba ms | JAX ms | speed-up | JAX compile s | JAX GB/s moved | "
-              "fraction of device triad |", "|---|---|---|---|---|---|---|---|"]
+              "| what | cells | Numba ms | JAX ms | speed-up | JAX compile s | JAX GB/s at the 17-array "
+              "minimum | fraction of device triad |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         moved = f"{row['bandwidth'] / 1e9:.1f}" if "bandwidth" in row else ""
         fraction = f"{100 * row['fraction']:.1f}%" if "fraction" in row else ""
@@ -168,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     steps, repeats = (2, 2) if mode == "quick" else (args.steps, args.repeats)
     triad = triad_bandwidth(1 << (20 if mode == "quick" else 26), repeats)
     rows = []
-    for make in (lambda: grid_row(two_d, steps, repeats), lambda: grid_row(three_d, steps, repeats),
+    for make in (lambda: grid_row(two_d, steps, repeats),
+                 lambda: grid_row(three_d, steps, repeats,
+                                  NUMBA_3D_GPU_STEPS if mode == "gpu" else None),
                  lambda: batch_row(members, batch_cells, steps, repeats),
                  lambda: bandwidth_row(wide, steps, repeats, triad)):
         rows.append(make())

@@ -308,5 +308,13 @@ def test_the_gradient_through_the_steps_is_the_central_difference_of_the_same_ru
     assert d_strength == pytest.approx(
         (sensitivity.energy(1.5, 1 + h) - sensitivity.energy(1.5, 1 - h)) / (2 * h), rel=1e-6)
     assert abs(d_alpha) > 1e-4 and abs(d_strength) > 1e-3
+    # at α = 0 (a problem without birth–death): the derivative of switching it on
+    off = Sensitivity(_custom(box(1, 40, 3.0), interaction=GaussianKernel(0.6, 0.8), reaction="balanced",
+                              tau=0.02, alpha=0.0)[0], Scheme(dt=4e-3), mu0, 30)
+    _, at_zero, _ = off.gradient(0.0)
+    assert at_zero == pytest.approx((off.energy(h) - off.energy(0.0)) / h, rel=1e-3)
+    assert at_zero == pytest.approx(off.gradient(1e-9)[1], rel=1e-6)
     with pytest.raises(ValueError, match="fixed time step"):
         Sensitivity(problem, Scheme(), mu0, 30)
+    with pytest.raises(StabilityError, match="exceeds the stability limit"):
+        Sensitivity(problem, Scheme(dt=0.5), mu0, 3).gradient(1.5)

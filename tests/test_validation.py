@@ -155,13 +155,13 @@ def check_reinjection_limit(found):
 
 
 def check_sensitivity(found):
-    rows = found[0]
+    rows, scan = found
     assert {row["problem"] for row in rows} == {"A", "B"} and len(rows) == 8
     for row in rows:
         assert number(row["gradient vs JAX difference"]) < 1e-6, row
-        if row["gradient vs Numba difference"] != "—":
-            assert number(row["gradient vs Numba difference"]) < 1e-6, row
+        assert number(row["gradient vs Numba difference"]) < 1e-6, row
         assert number(row["gradient (JAX)"]) != 0.0
+    assert len(scan) == 15 and min(number(r["∂E_T/∂α: relative difference"]) for r in scan) < 1e-8
 
 
 def check_student_teacher(found):

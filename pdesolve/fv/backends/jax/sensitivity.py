@@ -6,11 +6,13 @@ through ``steps`` steps of a fixed Δt gives, in one backward sweep,
     E(α, s) = E[μ_T],   ∂E/∂α,   ∂E/∂s,
 
 with α a constant birth–death rate and s a factor on the interaction kernel (K → s K; s = 1
-is the case's kernel), E[μ] = Σ_i (F_i + ½ (K⋆μ)_i + τ log μ_i) μ_i |cell| the energy of
+is the case's kernel; on a problem without K, ∂E/∂s = 0; with reaction ``none``, ∂E/∂α = 0),
+E[μ] = Σ_i (F_i + ½ (K⋆μ)_i + τ log μ_i) μ_i |cell| the energy of
 :func:`pdesolve.fv.diagnostics.energy` (for neuron-form cases E + ½‖f‖² is the network loss,
 with the same derivatives).  The derivative is that of the discrete scheme (limiters
 included, which are piecewise smooth), not of the PDE; each step is rematerialised in the
 backward sweep (``jax.checkpoint``), so memory holds one μ per step, not every intermediate.
+The fixed Δt is checked against the stability bound at t = 0, as the Solver's first step is.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ....model.problem import FINITE_N_COUNT, Problem, Scheme
-from ...solver import SSP_STAGES
+from ...solver import SSP_STAGES, step_size
 from .. import make_backend
 from . import step as jstep
 
@@ -63,25 +65,42 @@ class Sensitivity:
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
         grid = problem.grid
+        mu0 = np.asarray(mu0, dtype=np.float64)
+        if mu0.shape != grid.shape or not np.all(np.isfinite(mu0)) or np.any(mu0 < 0):
+            raise ValueError(f"initial density must be finite, non-negative and of the grid's "
+                             f"shape {grid.shape}")
+        self._scheme = scheme
+        self._transport = problem.transport
         backend = make_backend("jax", grid, scheme.order, scheme.theta, problem.tau)
         floored = problem.finite_n is not None
         self._plan, self._arrays = backend.step_plan(
             problem, scheme, SSP_STAGES[scheme.integrator], floored)
-        if not self._plan.has_reaction:   # α is varied here even where the case has α = 0
-            self._plan = self._plan._replace(has_reaction=problem.reaction != "none")
+        # α is varied here, also through 0 and where the case has α = 0
+        self._plan = self._plan._replace(has_reaction=problem.reaction != "none",
+                                         identity_at_zero_alpha=False)
         mass = float(np.sum(mu0))
-        self._mu0 = backend.put(np.asarray(mu0, dtype=np.float64))
+        self._mu0 = backend.put(mu0)
         self._fixed = dict(dt=float(scheme.dt), steps=int(steps), conserved_mass=mass,
                            floor=FINITE_N_COUNT * mass / problem.finite_n if floored else 0.0)
 
+    def _check_stable(self, alpha: float) -> None:
+        """StabilityError if the fixed Δt makes ν > 1 at t = 0 (as the Solver's first step would;
+        later states are not checked)."""
+        transport, reaction = jstep.rate_bound_parts(
+            self._plan, self._arrays, self._mu0, jstep.potential(self._plan, self._arrays, self._mu0))
+        bound = (float(transport) if self._transport else 0.0) + abs(alpha) * float(reaction)
+        step_size(self._scheme, bound, 0.0)
+
     def energy(self, alpha: float, strength: float = 1.0) -> float:
         """E[μ_T] at α = ``alpha`` and kernel factor ``strength``."""
+        self._check_stable(alpha)
         fixed = self._fixed
         return float(_compiled_energy(self._plan, self._arrays, self._mu0, fixed["dt"], fixed["steps"],
                                    alpha, strength, fixed["conserved_mass"], fixed["floor"]))
 
     def gradient(self, alpha: float, strength: float = 1.0) -> tuple[float, float, float]:
         """(E[μ_T], ∂E/∂α, ∂E/∂s) by one forward and one backward sweep."""
+        self._check_stable(alpha)
         fixed = self._fixed
         value, (d_alpha, d_strength) = _energy_and_gradient(
             self._plan, self._arrays, self._mu0, fixed["dt"], fixed["steps"], alpha, strength,

@@ -46,8 +46,9 @@ class StepPlan(NamedTuple):
     """Everything static about a step: the operators' layout, the SSP tableau (Shu–Osher
     weights per stage), the splitting, which terms are present, the reaction's name, whether
     U, s, q depend on μ, the interaction's spectral form (None without one), whether the
-    finite-n floor empties cells (its value is an argument of :func:`step`) and the cell
-    volume."""
+    finite-n floor empties cells (its value is an argument of :func:`step`), the cell volume,
+    and whether α = 0 leaves μ bit for bit unchanged (the Solver's rule; a derivative in α at
+    α = 0 needs the reacted branch instead, which differs from μ by the rescale's round-off)."""
 
     layout: op.Layout
     stages: tuple[tuple[float, float], ...]
@@ -59,6 +60,7 @@ class StepPlan(NamedTuple):
     form: SpectralForm | None
     floored: bool
     cell_volume: float
+    identity_at_zero_alpha: bool = True
 
 
 def potential(plan: StepPlan, arrays, mu):
@@ -93,7 +95,8 @@ def _apply_reaction(plan: StepPlan, arrays, mu, u, shift, source, alpha, dt):
 
 def react(plan: StepPlan, arrays, mu, v, alpha, alpha_half, dt, conserved_mass):
     """μ ← R(Δt) μ with α its mean ``alpha`` over the sub-step (``alpha_half`` over its first
-    half); ``v`` = V(μ) or None.  α = 0 leaves μ unchanged."""
+    half); ``v`` = V(μ) or None.  α = 0 leaves μ unchanged bit for bit (as the Solver skips
+    the sub-step) unless the plan says otherwise."""
     if not plan.has_reaction:
         return mu
     v = potential(plan, arrays, mu) if v is None else v
@@ -103,6 +106,8 @@ def react(plan: StepPlan, arrays, mu, v, alpha, alpha_half, dt, conserved_mass):
         u, shift, source = _rate_parameters(plan, potential(plan, arrays, midpoint), midpoint)
     reacted = _restore_mass(plan, _apply_reaction(plan, arrays, mu, u, shift, source, alpha, dt),
                             conserved_mass)
+    if not plan.identity_at_zero_alpha:
+        return reacted
     return jnp.where(alpha == 0.0, mu, reacted)
 
 

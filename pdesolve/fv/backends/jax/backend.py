@@ -93,9 +93,10 @@ class JaxBackend(HostScalars):
         return Buffer(self.put(host))
 
     def put(self, host: np.ndarray):
-        """A device copy of ``host`` (never sharing its memory, which the CPU device would
-        otherwise do for an aligned array, so that the caller may go on writing it)."""
-        return jax.device_put(host, self.device, may_alias=False)
+        """A device copy of ``host``, made on the host first: the CPU device would otherwise
+        share an aligned array's memory, or read it after device_put returned (the transfer is
+        asynchronous), and the caller may go on writing it."""
+        return jax.device_put(np.array(host, copy=True), self.device)
 
     def copy(self, source: Buffer, out: Buffer) -> None:
         """out = source (arrays are immutable: out now refers to source's array)."""

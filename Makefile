@@ -29,9 +29,11 @@ run: install
 	$(BIN)/pdesolve run $(CASE) -o $(OUT)/$(notdir $(basename $(CASE))).h5 --force
 	$(BIN)/pdesolve plot $(OUT)/$(notdir $(basename $(CASE))).h5 -o $(OUT)/$(notdir $(basename $(CASE)))_plots
 
-# one pytest worker per core; a test file stays in one worker, so its module fixtures run once
+# one pytest worker per core; a test file stays in one worker, so its module fixtures run once;
+# XLA runs single-threaded there, so that the JAX tests do not take the other worker's core
 test: $(VENV)/.test-extras
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
+		$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # the documentation site, docs/_build/html/index.html; any Sphinx warning fails the build
 docs: $(VENV)/.docs-extra

@@ -28,7 +28,7 @@ from ....model.interaction import NoInteraction
 from .. import HostScalars
 from . import operators as op
 from . import step as jstep
-from .interaction import spectral_parts
+from .interaction import interaction_potential, spectral_parts
 
 
 class Buffer:
@@ -45,9 +45,9 @@ def _compiled_step(plan, arrays, mu, v, dt, alphas, conserved_mass, floor):
     return jstep.step(plan, arrays, mu, v, dt, alphas, conserved_mass, floor)
 
 
-@partial(jax.jit, static_argnames="plan")
-def _compiled_potential(plan, arrays, mu):
-    return jstep.potential(plan, arrays, mu)
+@partial(jax.jit, static_argnames="form")
+def _compiled_potential(f, mu, arrays, form):
+    return f + interaction_potential(mu, arrays, form)
 
 
 @partial(jax.jit, static_argnames="layout")
@@ -160,9 +160,7 @@ class JaxBackend(HostScalars):
             out.value = f.value
             return
         form, arrays = self._interaction_parts(interaction)
-        plan = jstep.StepPlan(self.layout, (), True, True, False, "none", False, form, False,
-                              self.grid.cell_volume)
-        out.value = _compiled_potential(plan, dict(arrays, f=f.value), mu.value)
+        out.value = _compiled_potential(f.value, mu.value, arrays, form)
 
     def _interaction_parts(self, interaction):
         """The interaction's (spectral form, device arrays), built once per interaction."""

@@ -80,16 +80,17 @@ class Sensitivity:
                                          identity_at_zero_alpha=False)
         mass = float(np.sum(mu0))
         self._mu0 = backend.put(mu0)
+        # the parts of ν/Δt at t = 0, which do not depend on α: computed once
+        self._bound_parts = tuple(float(x) for x in jstep.rate_bound_parts(
+            self._plan, self._arrays, self._mu0, jstep.potential(self._plan, self._arrays, self._mu0)))
         self._fixed = dict(dt=float(scheme.dt), steps=int(steps), conserved_mass=mass,
                            floor=FINITE_N_COUNT * mass / problem.finite_n if floored else 0.0)
 
     def _check_stable(self, alpha: float) -> None:
         """StabilityError if the fixed Δt makes ν > 1 at t = 0 (as the Solver's first step would;
         later states are not checked)."""
-        transport, reaction = jstep.rate_bound_parts(
-            self._plan, self._arrays, self._mu0, jstep.potential(self._plan, self._arrays, self._mu0))
-        bound = (float(transport) if self._transport else 0.0) + abs(alpha) * float(reaction)
-        step_size(self._scheme, bound, 0.0)
+        transport, reaction = self._bound_parts
+        step_size(self._scheme, (transport if self._transport else 0.0) + abs(alpha) * reaction, 0.0)
 
     def energy(self, alpha: float, strength: float = 1.0) -> float:
         """E[μ_T] at α = ``alpha`` and kernel factor ``strength``."""

@@ -21,8 +21,9 @@ from pdesolve.model.potentials import Quadratic, ZeroPotential
 
 
 def make_case(dynamics: dict, *, potential=None, interaction=None, initial=None,
-              grid=None, particles=None, t_end: float = 1.0) -> Case:
+              grid=None, particles=None, t_end: float = 1.0, scheme=None) -> Case:
     data = {
+        "scheme": scheme or {},
         "grid": grid or {"lower": [-5.0], "upper": [5.0], "cells": [200]},
         "potential": potential or {"kind": "quadratic", "stiffness": 1.0},
         "interaction": interaction or {"kind": "none"},
@@ -212,3 +213,17 @@ def test_histogram_is_a_density_with_the_run_mass():
     assert result["histogram"].shape == (1, 1, 200)                # (R, T, *cells)
     assert result["histogram"][0, 0].sum() * 10.0 / 200 == pytest.approx(3.0)
     assert result["mass"][0, 0] == pytest.approx(3.0)
+
+
+def test_heun_predictor_folded_at_a_wall_is_not_undone():
+    """A particle driven through the wall: Heun is θ − ½(∇V(θ) + ∇V(θ*))Δt with θ* the folded
+    Euler point (the numpy rule once added the Euler step back to the folded point)."""
+    grid = Grid((-1.0,), (1.0,), (10,), (False,))
+    potential = Quadratic([3.0], 1.0)                  # ∇F = θ − 3: pushes right, through x = 1
+    system = ParticleSystem(np.array([[0.9]]), 1.0, ParticlePotential(potential, None, 1), grid,
+                            ParticleDynamics(reaction="none", alpha=0.0, integrator="heun"),
+                            np.random.default_rng(0))
+    system.step(0.1)
+    trial = 2.0 * 1.0 - (0.9 + 0.21)                   # 1.11 folded back to 0.89
+    expected = 0.9 - 0.5 * ((0.9 - 3.0) + (trial - 3.0)) * 0.1
+    assert system.positions[0, 0] == pytest.approx(2.0 - expected, rel=1e-14)   # folded again

@@ -78,13 +78,10 @@ class ParticleSystem:
         point; then √(2τΔt) ξ noise and the box faces."""
         self.evaluate()
         if self.dynamics.integrator == "heun":
-            first = self.gradient.copy()
-            self.positions -= first * dt
-            apply_boundary(self.positions, self.grid)
-            self.potential.evaluate(self.positions, self.weights, self.values,
-                                    self._trial_gradient)
-            self.positions += first * dt
-            self.positions -= 0.5 * (first + self._trial_gradient) * dt
+            trial = self.positions - self.gradient * dt
+            apply_boundary(trial, self.grid)
+            self.potential.evaluate(trial, self.weights, self.values, self._trial_gradient)
+            self.positions -= 0.5 * (self.gradient + self._trial_gradient) * dt
         else:
             self.positions -= self.gradient * dt
         langevin_noise(self.positions, self.dynamics.tau, dt, self.rng)

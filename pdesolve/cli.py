@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                              "1: in this process); results do not depend on it",
                   "run the replicates on the Dask scheduler at ADDRESS instead (needs pdesolve[sweep]); "
                   "results do not depend on it")
+    _add_backend(particles)
     particles.add_argument("--set", dest="overrides", action="append", default=[],
                            metavar="SECTION.KEY=VALUE", help="override a case key, e.g. --set time.t_end=2")
     particles.add_argument("-o", "--output", type=Path,
@@ -176,11 +177,12 @@ def _add_executor(command: argparse.ArgumentParser, workers_help: str, scheduler
 
 
 def _add_backend(command: argparse.ArgumentParser) -> None:
-    """--backend NAME: the grid run's array backend, the same as --set scheme.backend=NAME."""
+    """--backend NAME: the array backend of the grid and particle runs, the same as
+    --set scheme.backend=NAME."""
     command.add_argument("--backend", metavar="NAME",
-                         help=f"array backend of the grid run: {', '.join(BACKENDS)} (the same as "
-                              "--set scheme.backend=NAME; jax needs pdesolve[jax] and runs on a GPU "
-                              "when JAX finds one)")
+                         help=f"array backend of the grid and particle runs: {', '.join(BACKENDS)} "
+                              "(the same as --set scheme.backend=NAME; jax needs pdesolve[jax] and "
+                              "runs on a GPU when JAX finds one)")
 
 
 def _executor_options(args: argparse.Namespace) -> str:

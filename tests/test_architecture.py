@@ -3,6 +3,7 @@ Python API (DESIGN: the flow case file → Case → model → solver → observe
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 from pathlib import Path
 
@@ -109,10 +110,15 @@ def shifted_decay():
     def particle_step(system, dt):
         system.weights *= np.exp(-system.alpha * (system.values - 1.0) * dt)
 
+    def jax_particle_step(key, positions, weights, values, alpha, dt, weighted, sample_prior):
+        import jax.numpy as jnp
+        return positions, weights * jnp.exp(-alpha * (values - 1.0) * dt), True
+
     reaction = register(Reaction(
         name="shifted_decay", doc="(U − 1) μ", conserves_mass=False, uses_prior=False,
         constant_shift=True, centred_rates=False,
-        rate_parameters=lambda backend, mu, u, volume: (1.0, 0.0), particle_step=particle_step))
+        rate_parameters=lambda backend, mu, u, volume: (1.0, 0.0), particle_step=particle_step,
+        jax_particle_step=jax_particle_step))
     yield reaction
     del REACTIONS["shifted_decay"]
 
@@ -139,6 +145,17 @@ def test_a_new_reaction_runs_on_the_grid_and_on_particles_from_its_entry(shifted
         system.step(0.01)
     expected = np.exp(-alpha * t_end * (0.5 * positions[:, 0] ** 2 - 1.0)) / 7
     np.testing.assert_allclose(system.weights, expected, rtol=1e-12)
+    if importlib.util.find_spec("jax") is not None:     # the JAX grid and particle steps too
+        candidate = Solver(problem, Scheme(dt=0.01, backend="jax"), mu0)
+        candidate.advance(t_end)
+        np.testing.assert_allclose(candidate.mu, solver.mu, rtol=1e-12)
+        from pdesolve.particles.jax.system import JaxParticleKernels, JaxParticleSystem
+        kernels = JaxParticleKernels(Quadratic([0.0], 1.0), None, grid, system.dynamics,
+                                     weighted=True)
+        on_jax = JaxParticleSystem(kernels, positions, np.full(7, 1 / 7), [0, 1])
+        for _ in range(50):
+            on_jax.step(0.01)
+        np.testing.assert_allclose(on_jax.weights, expected, rtol=1e-12)
     data = {**_minimal(), "dynamics": {"reaction": "shifted_decay"}}
     assert validate_case_data(data, "c.toml")["dynamics"]["reaction"] == "shifted_decay"
 

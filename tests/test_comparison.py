@@ -130,11 +130,14 @@ def test_default_comparison_times():
 
 # --- compare_case ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def birth_death_report(tmp_path_factory):
+@pytest.fixture(scope="module", params=["numba", "jax"])
+def birth_death_report(request, tmp_path_factory):
+    """The compare run of the cheap case, with the particles (and the grid run) on each backend."""
+    if request.param == "jax":
+        pytest.importorskip("jax")
     outdir = tmp_path_factory.mktemp("compare")
-    report = compare_case(load_case(CASE, CHEAP), NS, REPLICATES, outdir, seed=3, workers=1,
-                          progress=False)
+    report = compare_case(load_case(CASE, CHEAP + (f"scheme.backend={request.param}",)), NS,
+                          REPLICATES, outdir, seed=3, workers=1, progress=False)
     return outdir, report
 
 

@@ -143,8 +143,11 @@ class ReplicateRunner:
         self.dynamics = ParticleDynamics(reaction=problem.reaction, alpha=problem.alpha,
                                          tau=problem.tau, transport=problem.transport,
                                          integrator=case.particles.integrator)
-        interaction = particle_interaction(problem.interaction, plan.method, plan.n)
-        self.potential = ParticlePotential(setup.potential, interaction, plan.n)
+        self.interaction = particle_interaction(problem.interaction, plan.method, plan.n)
+        self.jax = setup.scheme.backend == "jax"
+        self._kernels = None
+        self.external = setup.potential
+        self.potential = ParticlePotential(setup.potential, self.interaction, plan.n)
         self.initial = case.initial
         self.mu0 = setup.mu0
         self.prior = case.dynamics.prior
@@ -158,26 +161,55 @@ class ReplicateRunner:
     def _sample_prior(self, k: int, rng: np.random.Generator) -> np.ndarray:
         return sample_density_spec(self.prior, self.grid, k, rng, self.prior_density)
 
-    def _system(self, positions: np.ndarray, rng: np.random.Generator) -> ParticleSystem:
-        return ParticleSystem(positions, self.initial["mass"], self.potential,
-                              self.grid, self.dynamics, rng, weighted=self.plan.weighted,
-                              sample_prior=self._sample_prior if self.prior else None)
+    def _system(self, positions: np.ndarray, weights: np.ndarray | None, rng_state: dict):
+        """The replicate's system at ``positions`` (``weights`` None: M/n each), its random
+        state from ``rng_state`` (numpy's, or a JAX key on the jax backend)."""
+        if self.jax:
+            from ..particles.jax.system import JaxParticleSystem
+            if weights is None:
+                weights = np.full(positions.shape[0], self.initial["mass"] / positions.shape[0])
+            return JaxParticleSystem(self._jax_kernels(), positions, weights, rng_state["key"])
+        rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
+        rng.bit_generator.state = rng_state
+        system = ParticleSystem(positions, self.initial["mass"], self.potential,
+                                self.grid, self.dynamics, rng, weighted=self.plan.weighted,
+                                sample_prior=self._sample_prior if self.prior else None)
+        if weights is not None:
+            system.weights[:] = weights
+        return system
+
+    def _jax_kernels(self):
+        """The compiled JAX particle step of this plan, built on first use."""
+        if self._kernels is None:
+            from ..particles.jax.system import JaxParticleKernels
+            self._kernels = JaxParticleKernels(self.external, self.interaction, self.grid,
+                                               self.dynamics, weighted=self.plan.weighted,
+                                               prior=self.prior, prior_density=self.prior_density)
+        return self._kernels
 
     def start(self, r: int) -> ReplicateCheckpoint:
-        """Replicate r at t = 0: n draws from μ₀ with the r-th child of SeedSequence(seed)."""
-        rng = np.random.default_rng(np.random.SeedSequence(self.plan.seed, spawn_key=(r,)))
+        """Replicate r at t = 0: n draws from μ₀ with the r-th child of SeedSequence(seed);
+        the JAX backend's key from that child's own first child."""
+        sequence = np.random.SeedSequence(self.plan.seed, spawn_key=(r,))
+        rng = np.random.default_rng(sequence)
         positions = sample_density_spec(self.initial, self.grid, self.plan.n, rng, self.mu0)
-        system = self._system(positions, rng)
+        if self.jax:
+            from ..particles.jax.system import RNG_NAME, key_from_seed
+            child = np.random.SeedSequence(self.plan.seed, spawn_key=(r, 0))
+            rng_state = {"bit_generator": RNG_NAME, "key": key_from_seed(child.generate_state(2))}
+        else:
+            rng_state = rng.bit_generator.state
+        system = self._system(positions, None, rng_state)
         step = (self.step_bound if self.step_bound is not None
                 else default_time_step(system, self.cfl, float(self.plan.times[-1])))
         return ReplicateCheckpoint(replicate=r, positions=system.positions, weights=system.weights,
-                                   rng_state=rng.bit_generator.state, step=float(step))
+                                   rng_state=system.rng_state(), step=float(step))
 
     def observe(self, system: ParticleSystem) -> Row:
         """Mass, mean, covariance, energy, grid histogram (and positions if kept) of μⁿ."""
         system.evaluate()
         mass, mean, cov = moments(system.positions, system.weights)
-        interaction_values = system.potential.interaction_values
+        interaction_values = system.interaction_values
         row = {"mass": mass, "mean": mean, "covariance": cov,
                "energy": energy(system.weights, system.values - interaction_values, interaction_values),
                "histogram": histogram(system.positions, system.weights, self.grid)}
@@ -203,10 +235,7 @@ class ReplicateRunner:
         if segmented:
             observers.append(Observer(lambda s, dt: pauses.append("checkpoint"),
                                       Cadence(checkpoint_steps, checkpoint_seconds)))
-        rng = np.random.Generator(getattr(np.random, state.rng_state["bit_generator"])())
-        rng.bit_generator.state = state.rng_state
-        system = self._system(state.positions, rng)
-        system.weights[:] = state.weights
+        system = self._system(state.positions, state.weights, state.rng_state)
         times = self.plan.times
         while state.next_output < times.size:
             k = state.next_output
@@ -227,7 +256,7 @@ class ReplicateRunner:
             if pause:
                 break
         state.positions, state.weights = system.positions, system.weights
-        state.rng_state = rng.bit_generator.state
+        state.rng_state = system.rng_state()
         return rows
 
 

@@ -2,12 +2,14 @@
 
 Every potential is a function of ``ndim`` coordinate arrays (axis ``a`` is named
 ``AXIS_NAMES[a]``) that broadcast against each other; values and gradients are float64
-arrays of the broadcast shape.  ``loss_offset`` is the constant that turns the energy
+arrays of the broadcast shape.  A ``traceable`` potential's formula also runs on
+``jax.numpy`` arrays (:meth:`Potential.pointwise`; the JAX particle backend traces it).  ``loss_offset`` is the constant that turns the energy
 into the loss of the neuron form (½‖f‖² for :class:`MixtureTarget`), or ``None``.
 """
 from __future__ import annotations
 
 import math
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 
@@ -28,6 +30,7 @@ class Potential(ABC):
 
     ndim: int
     loss_offset: float | None = None
+    traceable: bool = False
 
     @abstractmethod
     def _value(self, x: list[np.ndarray]) -> np.ndarray:
@@ -47,6 +50,11 @@ class Potential(ABC):
         x = self._points(coords)
         return tuple(_full(g, x[0].shape) for g in self._gradient(x))
 
+    def pointwise(self, x: list) -> tuple:
+        """(F, (∂F/∂θ_1, ..., ∂F/∂θ_ndim)) at the points x (ndim arrays of one shape, numpy,
+        or jax.numpy when ``traceable``), each a scalar or an array of that shape, not copied."""
+        return self._value(x), self._gradient(x)
+
     def on_grid(self, grid: Grid) -> np.ndarray:
         """F at the cell centres of ``grid``, a C-contiguous float64 array of ``grid.shape``."""
         if grid.ndim != self.ndim:
@@ -61,6 +69,12 @@ class Potential(ABC):
         return list(np.broadcast_arrays(*(np.asarray(c, dtype=np.float64) for c in coords)))
 
 
+def _array_module(x: Sequence) -> object:
+    """jax.numpy if the coordinate arrays are JAX arrays (traced), else numpy."""
+    jax = sys.modules.get("jax")
+    return jax.numpy if jax is not None and isinstance(x[0], jax.Array) else np
+
+
 def _full(value, shape: tuple[int, ...]) -> np.ndarray:
     """``value`` as a new float64 array of ``shape``."""
     return np.array(np.broadcast_to(np.asarray(value, dtype=np.float64), shape))
@@ -68,6 +82,8 @@ def _full(value, shape: tuple[int, ...]) -> np.ndarray:
 
 class ZeroPotential(Potential):
     """F = 0."""
+
+    traceable = True
 
     def __init__(self, ndim: int):
         self.ndim = ndim
@@ -81,6 +97,8 @@ class ZeroPotential(Potential):
 
 class Quadratic(Potential):
     """F(θ) = ½ Σ_a k_a (θ_a − c_a)²,  ∂F/∂θ_a = k_a (θ_a − c_a)."""
+
+    traceable = True
 
     def __init__(self, center: Sequence[float], stiffness: Sequence[float] | float):
         self.center = np.atleast_1d(np.asarray(center, dtype=np.float64))
@@ -100,6 +118,8 @@ class DoubleWell(Potential):
     Minima F = 0 at θ_a = c_a ± r, a barrier of height ``depth`` per axis at θ_a = c_a;
     ∂F/∂θ_a = 4 depth (θ_a − c_a) ((θ_a − c_a)² − r²) / r⁴.
     """
+
+    traceable = True
 
     def __init__(self, center: Sequence[float], radius: float, depth: float):
         self.center = np.atleast_1d(np.asarray(center, dtype=np.float64))
@@ -126,6 +146,8 @@ class MultiWell(Potential):
     ∂F/∂θ_a = depth (2π / p_a) sin(2π θ_a / p_a) + t_a.
     """
 
+    traceable = True
+
     def __init__(self, period: Sequence[float], depth: float, tilt: Sequence[float] | float):
         self.period = np.atleast_1d(np.asarray(period, dtype=np.float64))
         self.ndim = self.period.size
@@ -135,11 +157,13 @@ class MultiWell(Potential):
         self.tilt = per_axis(tilt, self.ndim, "tilt")
 
     def _value(self, x):
-        return sum(self.depth * (1.0 - np.cos(2.0 * math.pi * xa / p)) + t * xa
+        xp = _array_module(x)
+        return sum(self.depth * (1.0 - xp.cos(2.0 * math.pi * xa / p)) + t * xa
                    for xa, p, t in zip(x, self.period, self.tilt))
 
     def _gradient(self, x):
-        return tuple(self.depth * (2.0 * math.pi / p) * np.sin(2.0 * math.pi * xa / p) + t
+        xp = _array_module(x)
+        return tuple(self.depth * (2.0 * math.pi / p) * xp.sin(2.0 * math.pi * xa / p) + t
                      for xa, p, t in zip(x, self.period, self.tilt))
 
 
@@ -267,6 +291,8 @@ class MixtureTarget(Potential):
     is the mean-squared loss ½‖f − f_μ‖² of the network f_μ(x) = ∫ c φ(x, z) dμ(z, c).
     """
 
+    traceable = True
+
     def __init__(self, centers: Sequence, variances: Sequence[float] | float,
                  weights: Sequence[float], unit_variance: float):
         self.weights = np.atleast_1d(np.asarray(weights, dtype=np.float64))
@@ -303,7 +329,7 @@ class MixtureTarget(Potential):
             v = self.variances[i] + extra_variance
             offset = [xa - ca for xa, ca in zip(x, self.centers[i])]
             r2 = sum(o * o for o in offset)
-            yield self.weights[i] / m * _gaussian(r2, v, self.input_dim), offset, v
+            yield self.weights[i] / m * _gaussian(r2, v, self.input_dim, _array_module(x)), offset, v
 
     def _input_points(self, coords) -> list[np.ndarray]:
         if len(coords) != self.input_dim:
@@ -323,12 +349,13 @@ class MixtureTarget(Potential):
                      z[0].shape)
 
     def _value(self, x):
-        return x[-1] * self.fhat(*x[:-1])
+        return x[-1] * -sum(term for term, _, _ in self._components(x[:-1], self.unit_variance))
 
     def _gradient(self, x):
         z, c = x[:-1], x[-1]
-        fhat = np.zeros(c.shape)
-        dfhat = [np.zeros(c.shape) for _ in z]
+        xp = _array_module(x)
+        fhat = xp.zeros(c.shape)
+        dfhat = [xp.zeros(c.shape) for _ in z]
         for term, offset, v in self._components(z, self.unit_variance):
             fhat -= term
             for a, o in enumerate(offset):
@@ -336,9 +363,10 @@ class MixtureTarget(Potential):
         return (*(c * g for g in dfhat), fhat)
 
 
-def _gaussian(squared_distance, variance, dim: int):
-    """N(·; 0, variance I) in ``dim`` dimensions at a point with |·|² = squared_distance."""
-    return np.exp(-0.5 * squared_distance / variance) / (2.0 * math.pi * variance) ** (dim / 2)
+def _gaussian(squared_distance, variance, dim: int, xp=np):
+    """N(·; 0, variance I) in ``dim`` dimensions at a point with |·|² = squared_distance
+    (``xp`` the array module, numpy or jax.numpy)."""
+    return xp.exp(-0.5 * squared_distance / variance) / (2.0 * math.pi * variance) ** (dim / 2)
 
 
 def _check_multi_well(values: dict, prefix: str, ctx: Context) -> None:

@@ -69,6 +69,15 @@ class ParticleSystem:
         self.gradient = np.zeros((self.n, self.ndim))
         self._trial_gradient = np.zeros((self.n, self.ndim))
 
+    @property
+    def interaction_values(self) -> np.ndarray:
+        """V_int(θ_i) of the last :meth:`evaluate`."""
+        return self.potential.interaction_values
+
+    def rng_state(self) -> dict:
+        """The checkpointable random state: the numpy ``bit_generator.state``."""
+        return self.rng.bit_generator.state
+
     def evaluate(self) -> None:
         """values = V(θ_i), gradient = ∇V(θ_i) at the current state."""
         self.potential.evaluate(self.positions, self.weights, self.values, self.gradient)

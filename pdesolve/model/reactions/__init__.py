@@ -29,8 +29,11 @@ class Reaction:
     sums and its scalar ``ratio``/``minimum``/``maximum`` and no branch on their values, so that
     a tracing backend (JAX) evaluates it inside its compiled step;
     ``particle_step(system, dt)`` with V evaluated at the current positions, at the rate
-    α = ``system.alpha`` (the mean of α(t) over the step).  ``doc`` is the
-    term α R(μ) as the case-file reference writes it.
+    α = ``system.alpha`` (the mean of α(t) over the step);
+    ``jax_particle_step(key, positions, weights, values, alpha, dt, weighted, sample_prior) ->
+    (positions, weights, alive)``, the same rule traced by the JAX particle backend (a JAX PRNG
+    key; ``sample_prior(key, k)`` draws k points from μ_b, None without a prior; ``alive``
+    false when every particle was killed).  ``doc`` is the term α R(μ) as the case-file reference writes it.
     """
 
     name: str
@@ -41,6 +44,7 @@ class Reaction:
     centred_rates: bool
     rate_parameters: Callable[[Any, Any, Any, float], tuple[float, float]]
     particle_step: Callable[[Any, float], None]
+    jax_particle_step: Callable[..., tuple[Any, Any, Any]]
 
 
 REACTIONS: dict[str, Reaction] = {}

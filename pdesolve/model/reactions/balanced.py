@@ -20,7 +20,17 @@ def particle_step(system, dt: float) -> None:
     resample(system, population_offspring(system, dt, True))
 
 
+def jax_particle_step(key, positions, weights, values, alpha, dt, weighted, sample_prior):
+    """The same rule on JAX arrays."""
+    from ...particles.jax.birth_death import resample, reweight
+    if weighted:
+        return positions, reweight(weights, values, alpha, dt, True), True
+    positions, alive = resample(key, positions, values, alpha, dt, True)
+    return positions, weights, alive
+
+
 BALANCED = register(Reaction(
     name="balanced", doc="α (U − Ū) μ, Ū = ∫U dμ / ∫dμ (seed (13))",
     conserves_mass=True, uses_prior=False, constant_shift=False, centred_rates=True,
-    rate_parameters=rate_parameters, particle_step=particle_step))
+    rate_parameters=rate_parameters, particle_step=particle_step,
+    jax_particle_step=jax_particle_step))

@@ -13,7 +13,13 @@ def particle_step(system, dt: float) -> None:
     """Nothing happens."""
 
 
+def jax_particle_step(key, positions, weights, values, alpha, dt, weighted, sample_prior):
+    """Nothing happens."""
+    return positions, weights, True
+
+
 NONE = register(Reaction(
     name="none", doc="0 (pure gradient flow)",
     conserves_mass=True, uses_prior=False, constant_shift=True, centred_rates=False,
-    rate_parameters=rate_parameters, particle_step=particle_step))
+    rate_parameters=rate_parameters, particle_step=particle_step,
+    jax_particle_step=jax_particle_step))

@@ -40,16 +40,32 @@ def _refill(name: str):
     return particle_step
 
 
+def _jax_refill(name: str):
+    """The same rule on JAX arrays, with ``particles.jax.birth_death`` function ``name``."""
+    def jax_particle_step(key, positions, weights, values, alpha, dt, weighted, sample_prior):
+        import jax
+
+        from ...particles.jax import birth_death
+        count_key, refill_key = jax.random.split(key)
+        counts = birth_death.offspring_counts(count_key, values, alpha, dt)
+        positions, alive = getattr(birth_death, name)(refill_key, positions, counts, sample_prior)
+        return positions, weights, alive
+    jax_particle_step.__doc__ = f"Kill/duplicate with rates αV_i^±, then {name} from μ_b (JAX)."
+    return jax_particle_step
+
+
 REINJECTION = register(Reaction(
     name="reinjection", doc=("α U μ − α ⟨U⁺⟩ μ_b + α ⟨U⁻⟩ μ / M, ⟨U^±⟩ = ∫max(±U, 0) dμ, M = ∫dμ: every kill refilled "
         "from μ_b, every clone paid by a random kill (the limit of the particle algorithm of the "
         "same name; README.md, \"Reinjection\")"),
     conserves_mass=True, uses_prior=True, constant_shift=False, centred_rates=False,
-    rate_parameters=event_rate_parameters, particle_step=_refill("reinject_events")))
+    rate_parameters=event_rate_parameters, particle_step=_refill("reinject_events"),
+    jax_particle_step=_jax_refill("reinject_events")))
 REINJECTION_DEFICIT = register(Reaction(
     name="reinjection_deficit",
     doc=("α U μ − α max(V̄_m, 0) μ_b − α min(V̄_m, 0) μ / M, V̄_m = ∫U dμ (DESIGN §1: only the net "
         "deficit refilled; the limit of the particle algorithm of the same name when many events "
         "happen per step)"),
     conserves_mass=True, uses_prior=True, constant_shift=False, centred_rates=False,
-    rate_parameters=deficit_rate_parameters, particle_step=_refill("reinject_deficit")))
+    rate_parameters=deficit_rate_parameters, particle_step=_refill("reinject_deficit"),
+    jax_particle_step=_jax_refill("reinject_deficit")))

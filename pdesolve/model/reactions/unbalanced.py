@@ -23,7 +23,18 @@ def particle_step(system, dt: float) -> None:
     resample(system, counts)
 
 
+def jax_particle_step(key, positions, weights, values, alpha, dt, weighted, sample_prior):
+    """The same rule on JAX arrays."""
+    from ...particles.jax.birth_death import expected_population_fraction, resample, reweight
+    if weighted:
+        return positions, reweight(weights, values, alpha, dt, False), True
+    grown = weights * expected_population_fraction(values, alpha, dt)
+    positions, alive = resample(key, positions, values, alpha, dt, False)
+    return positions, grown, alive
+
+
 UNBALANCED = register(Reaction(
     name="unbalanced", doc="α U μ (seed (12)); the mass changes as dM/dt = −α ∫U dμ",
     conserves_mass=False, uses_prior=False, constant_shift=True, centred_rates=False,
-    rate_parameters=rate_parameters, particle_step=particle_step))
+    rate_parameters=rate_parameters, particle_step=particle_step,
+    jax_particle_step=jax_particle_step))

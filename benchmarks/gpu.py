@@ -8,6 +8,10 @@ SSP-RK2, MC limiter, Δt fixed at the stable step of t = 0):
   1, zero-padded FFT);
 * ``batch`` row: B independent runs of the 2-D problem with K advanced by one vmapped step
   (:class:`pdesolve.fv.backends.jax.ensemble.Ensemble`), against B Numba steps;
+* ``particles`` row: one step of n particles (F = ½|x|², the Gaussian K by particle–mesh on
+  the 2-D grid, balanced Algorithm 1 with α = 1, Euler, Δt at half a cell per step; the
+  setting of :mod:`particles`): :class:`pdesolve.particles.jax.system.JaxParticleSystem`
+  against :class:`pdesolve.particles.ParticleSystem` from the same positions;
 * ``bandwidth`` row: the fused step without K on a large 2-D grid, as the bytes the Numba
   step's algorithm must move (17 arrays × 8 B × N, :mod:`roofline`; the JAX step also sums μ
   for the shift, so it moves more) per second, over the device's measured triad bandwidth
@@ -22,7 +26,8 @@ both backends); the compile time (the first run's excess over the median run) is
     python benchmarks/gpu.py [--quick | --cpu] [--output FILE]
 
 ``--quick``: tiny sizes, seconds (the test suite runs it).  ``--cpu``: sizes a 2-core machine
-runs in a few minutes.  Default: the GPU sizes of #14 (1024², 256³, 64 × 256², 4096²).
+runs in a few minutes.  Default: the GPU sizes of #14 (1024², 256³, 64 × 256², 10⁷
+particles on 512², 4096²).
 Writes ``benchmarks/JAX.md`` unless ``--output`` says otherwise.
 """
 from __future__ import annotations
@@ -43,14 +48,17 @@ from timing import load_average, machine_info
 HERE = Path(__file__).resolve().parent
 NUMBA_THREADS = min(2, os.cpu_count() or 1)
 STEP_ARRAYS = 17          # float64 arrays of N cells a Strang + SSP-RK2 step must move
-SIZES = {   # name: (2-D cells, 3-D cells, (members, 2-D cells), bandwidth 2-D cells)
-    "quick": ((48, 48), (12, 12, 12), (4, (32, 32)), (128, 128)),
-    "cpu": ((512, 512), (64, 64, 64), (16, (128, 128)), (2048, 2048)),
-    "gpu": ((1024, 1024), (256, 256, 256), (64, (256, 256)), (4096, 4096)),
+SIZES = {   # name: (2-D cells, 3-D cells, (members, 2-D cells), (particles, 2-D cells),
+            #        bandwidth 2-D cells)
+    "quick": ((48, 48), (12, 12, 12), (4, (32, 32)), (10_000, (32, 32)), (128, 128)),
+    "cpu": ((512, 512), (64, 64, 64), (16, (128, 128)), (1_000_000, (512, 512)), (2048, 2048)),
+    "gpu": ((1024, 1024), (256, 256, 256), (64, (256, 256)), (10_000_000, (512, 512)),
+            (4096, 4096)),
 }
 # A Numba step at 256³ with K (a zero-padded 512³ FFT pair, six times) takes about 40 s on two
-# cores: in the GPU mode that row times one warm-up step and one timed step only.
-NUMBA_3D_GPU_STEPS = 1
+# cores, and one of 10⁷ particles several seconds: in the GPU mode those rows time one warm-up
+# step and one timed step on Numba only.
+NUMBA_GPU_STEPS = 1
 
 
 def seconds_per_step(stepper, steps: int, repeats: int) -> tuple[float, float]:
@@ -119,6 +127,36 @@ def batch_row(members: int, cells, steps: int, repeats: int) -> dict:
             "numba": members * numba_step, "jax": jax_step, "first": first}
 
 
+class ParticleStepper:
+    """A particle system seen as :func:`seconds_per_step` wants it: ``step(dt)`` and a
+    ``stable_dt()`` that waits for the device and returns the system's fixed Δt."""
+
+    def __init__(self, system, dt: float):
+        self.system, self.dt = system, dt
+
+    def step(self, dt: float) -> None:
+        self.system.step(dt)
+
+    def stable_dt(self) -> float:
+        getattr(self.system, "block_until_ready", lambda: None)()
+        return self.dt
+
+
+def particle_row(n: int, cells, steps: int, repeats: int, numba_steps: int | None = None) -> dict:
+    """Seconds per step of n particles with the particle–mesh K on ``cells``, Numba and JAX."""
+    from particles import SEED, mesh_system
+    from pdesolve.particles.jax.system import JaxParticleKernels, JaxParticleSystem
+    system, dt = mesh_system(cells, n, NUMBA_THREADS)
+    kernels = JaxParticleKernels(system.potential.potential, system.potential.interaction,
+                                 system.grid, system.dynamics)
+    on_jax = JaxParticleSystem(kernels, system.positions, system.weights, [0, SEED])
+    jax_step, first = seconds_per_step(ParticleStepper(on_jax, dt), steps, repeats)
+    numba_runs = (steps, repeats) if numba_steps is None else (numba_steps, 1)
+    numba_step, _ = seconds_per_step(ParticleStepper(system, dt), *numba_runs)
+    return {"what": "particle step (mesh K, Algorithm 1)", "cells": f"{n:,} on " + "×".join(map(str, cells)),
+            "numba": numba_step, "jax": jax_step, "first": first}
+
+
 def bandwidth_row(cells, steps: int, repeats: int, triad: float) -> dict:
     """The fused step without K: bytes it must move per second, over the device triad."""
     numba_step, _ = seconds_per_step(make_solver(cells), steps, repeats)
@@ -173,14 +211,16 @@ def main(argv: list[str] | None = None) -> int:
     import jax
     importlib.import_module("pdesolve.fv.backends.jax")   # float64 before the first array
     device = f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}"
-    two_d, three_d, (members, batch_cells), wide = SIZES[mode]
+    two_d, three_d, (members, batch_cells), (n, particle_cells), wide = SIZES[mode]
     steps, repeats = (2, 2) if mode == "quick" else (args.steps, args.repeats)
     triad = triad_bandwidth(1 << (20 if mode == "quick" else 26), repeats)
     rows = []
     for make in (lambda: grid_row(two_d, steps, repeats),
                  lambda: grid_row(three_d, steps, repeats,
-                                  NUMBA_3D_GPU_STEPS if mode == "gpu" else None),
+                                  NUMBA_GPU_STEPS if mode == "gpu" else None),
                  lambda: batch_row(members, batch_cells, steps, repeats),
+                 lambda: particle_row(n, particle_cells, steps, repeats,
+                                      NUMBA_GPU_STEPS if mode == "gpu" else None),
                  lambda: bandwidth_row(wide, steps, repeats, triad)):
         rows.append(make())
         print(rows[-1], file=sys.stderr, flush=True)

@@ -3,7 +3,7 @@ rules of :mod:`pdesolve.particles.birth_death`, whose docstring gives the equati
 
 The population after the kill/duplicate loop has N₁ ≤ 2n members; it is held as the 2n
 indices ``repeat(arange(n), counts)`` padded past N₁, and a uniform random order of its
-members is the argsort of i.i.d. uniform keys (+∞ on the padding).  Restoring n then takes
+members is one sort of random keys (the padding last).  Restoring n then takes
 the first n of that order (N₁ ≥ n), or keeps all N₁ and adds the first n − N₁ of the order
 (n − N₁ ≤ N₁, without replacement) or n − N₁ uniform draws from the population (with
 replacement) — the three cases of :func:`~pdesolve.particles.birth_death.restore_population`.
@@ -61,10 +61,17 @@ def reweight(weights, values, alpha, dt, balanced: bool):
 
 
 def _random_order(key, valid, size: int):
-    """A uniform random order of the slots j < ``valid`` of ``size`` (argsort of i.i.d.
-    uniform keys, +∞ on the others, which come last)."""
-    slots = jnp.arange(size)
-    return jnp.argsort(jnp.where(slots < valid, jax.random.uniform(key, (size,)), jnp.inf))
+    """A uniform random order of the slots j < ``valid`` of ``size``, the other slots after
+    them: one sort of 64-bit words, i.i.d. random high bits above the slot index (a single
+    integer array sorts about 8× faster than an argsort of float keys on XLA's CPU).  Slots
+    with equal random bits (about size²/2^(65 − log₂ size) pairs per draw: 0.2 at size 2·10⁶)
+    keep their index order."""
+    index_bits = max(1, (size - 1).bit_length())
+    slots = jnp.arange(size, dtype=jnp.uint64)
+    high = jax.random.bits(key, (size,), jnp.uint64) >> index_bits
+    high = jnp.where(slots < valid, high, jnp.uint64((1 << (64 - index_bits)) - 1))
+    order = jnp.sort((high << index_bits) | slots) & jnp.uint64((1 << index_bits) - 1)
+    return order.astype(jnp.int64)
 
 
 def reinject_events(key, positions, counts, sample_prior):

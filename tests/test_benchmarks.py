@@ -98,7 +98,7 @@ def test_the_sweep_overhead_study_writes_its_table(tmp_path):
 
 
 def test_the_jax_benchmark_writes_every_row(tmp_path):
-    """``gpu.py --quick`` (tiny sizes, on JAX's CPU device here) writes the four rows with
+    """``gpu.py --quick`` (tiny sizes, on JAX's CPU device here) writes the five rows with
     positive times, speed-ups and, for the bandwidth row, a fraction of the device triad."""
     pytest.importorskip("jax")
     output = tmp_path / "J.md"
@@ -110,6 +110,8 @@ def test_the_jax_benchmark_writes_every_row(tmp_path):
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()
             if line.startswith("| ") and not line.startswith("| what")]
     assert [row[0] for row in rows] == ["2-D step with K", "3-D step with K", "4 runs, one batched step",
+                                        "particle step (mesh K, Algorithm 1)",
                                         "step without K (bandwidth)"]
+    assert rows[3][1] == "10,000 on 32×32"
     assert all(float(row[2]) > 0 and float(row[3]) > 0 and float(row[4]) > 0 for row in rows)
     assert rows[-1][7].endswith("%") and float(rows[-1][7][:-1]) > 0

@@ -39,6 +39,11 @@ class ParticleDynamics:
     def has_reaction(self) -> bool:
         return self.reaction != "none" and not self.alpha.is_zero
 
+    def step_rate(self, t: float, dt: float) -> float | None:
+        """The birth–death rate of the step [t, t + Δt], α = (1/Δt) ∫ α(s) ds, or None when
+        the dynamics has no reaction."""
+        return self.alpha.mean(t, dt) if self.has_reaction else None
+
 
 class ParticleSystem:
     """n particles θ_i (positions (n, d)) with weights w_i, Σ w = M; μⁿ = Σ w_i δ_θi.
@@ -106,9 +111,10 @@ class ParticleSystem:
         reaction, and α is not 0 over the step) at rate α = (1/Δt) ∫ α(s) ds."""
         if self.dynamics.transport:
             self.move(dt)
-        if self.dynamics.has_reaction:
-            self.alpha = self.dynamics.alpha.mean(t, dt)
-            if self.alpha > 0.0:
+        rate = self.dynamics.step_rate(t, dt)
+        if rate is not None:
+            self.alpha = rate
+            if rate > 0.0:
                 self.birth_death(dt)
 
 

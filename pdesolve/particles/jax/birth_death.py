@@ -34,14 +34,18 @@ def expected_population_fraction(values, alpha, dt):
     return jnp.mean(jnp.where(values > 0, survive, 2.0 - survive))
 
 
+def _population(counts):
+    """(n, the 2n indices repeat(arange(n), counts) padded past N₁, N₁ = Σ counts)."""
+    n = counts.shape[0]
+    return n, jnp.repeat(jnp.arange(n), counts, total_repeat_length=2 * n), jnp.sum(counts)
+
+
 def restore_population(key, counts):
     """(indices of the n particles kept, sorted; N₁ > 0): the N₁ = Σ counts after the loop,
     then N₁ − n uniformly chosen ones killed, or n − N₁ uniformly chosen ones duplicated
     (with replacement only when n − N₁ > N₁).  With N₁ = 0 the indices are meaningless."""
-    n = counts.shape[0]
+    n, population, n1 = _population(counts)
     order_key, draw_key = jax.random.split(key)
-    population = jnp.repeat(jnp.arange(n), counts, total_repeat_length=2 * n)
-    n1 = jnp.sum(counts)
     shuffled = population[_random_order(order_key, n1, 2 * n)]
     j = jnp.arange(n)
     without = shuffled[jnp.clip(j - n1, 0, 2 * n - 1)]
@@ -77,10 +81,8 @@ def _random_order(key, valid, size: int):
 def reinject_events(key, positions, counts, sample_prior):
     """New (n, d) positions, event by event: the K killed particles are replaced by K draws from
     μ_b, then C = N₁ + K − n uniformly chosen ones of the n + C are removed; (positions, True)."""
-    n = counts.shape[0]
+    n, population, n1 = _population(counts)
     prior_key, order_key = jax.random.split(key)
-    population = jnp.repeat(jnp.arange(n), counts, total_repeat_length=2 * n)
-    n1 = jnp.sum(counts)
     kills = jnp.sum(counts == 0)
     slots = jnp.arange(2 * n)
     draws = sample_prior(prior_key, n)
@@ -93,10 +95,8 @@ def reinject_events(key, positions, counts, sample_prior):
 def reinject_deficit(key, positions, counts, sample_prior):
     """New (n, d) positions after the loop (seed §6): N₁ − n random kills if N₁ ≥ n, else the
     N₁ particles and n − N₁ draws from μ_b; (positions, True)."""
-    n = counts.shape[0]
+    n, population, n1 = _population(counts)
     prior_key, order_key = jax.random.split(key)
-    population = jnp.repeat(jnp.arange(n), counts, total_repeat_length=2 * n)
-    n1 = jnp.sum(counts)
     chosen = jnp.sort(_random_order(order_key, n1, 2 * n)[:n])
     j = jnp.arange(n)
     refilled = jnp.where((j < n1)[:, None], positions[population[:n]],

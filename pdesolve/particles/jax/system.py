@@ -114,10 +114,10 @@ class JaxParticleSystem:
     def step(self, dt: float, t: float = 0.0) -> None:
         """One step over [t, t + Δt] as ParticleSystem.step: move (if transport), then
         birth–death at α = (1/Δt) ∫ α(s) ds (if a reaction and α > 0 over the step)."""
-        react = self.dynamics.has_reaction
-        if react:
-            self.alpha = self.dynamics.alpha.mean(t, dt)
-            react = self.alpha > 0.0
+        rate = self.dynamics.step_rate(t, dt)
+        if rate is not None:
+            self.alpha = rate
+        react = rate is not None and rate > 0.0
         self._positions, self._weights, self._key, alive = self.kernels.step(
             self._positions, self._weights, self._key, dt, self.alpha, react=react)
         self._alive = self._alive & alive

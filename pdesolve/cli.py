@@ -18,7 +18,7 @@ from . import __version__
 from .fv.backends import BACKENDS
 
 if TYPE_CHECKING:
-    from .analysis.figures import PlotOptions
+    from .analysis.plot_options import PlotOptions
 
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
@@ -367,7 +367,6 @@ def _replicate_pool(scheduler: str | None):
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .analysis.comparison import compare_into
     from .config.case import CaseError, load_case
     from .drive.dask_cluster import DaskMissingError
     from .io.atomic import OutputTargetError, check_output_target
@@ -394,6 +393,8 @@ def _compare(args: argparse.Namespace) -> int:
         check_output_target(outdir, force=args.force, inputs=(case.path,), directory=True)
     except (FileExistsError, OutputTargetError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)
+    from .analysis.comparison import compare_into   # SciPy's statistics, Matplotlib: after the checks
+
     try:
         with _replicate_pool(args.scheduler) as pool:
             compare_into(case, ns, replicates, outdir, seed=seed, workers=workers, dt=dt,
@@ -467,7 +468,7 @@ def _info(args: argparse.Namespace) -> int:
 
 def _plot_options(args: argparse.Namespace) -> PlotOptions:
     """The figure options given on the command line; ValueError with a one-line reason."""
-    from .analysis.figures import PlotOptions
+    from .analysis.plot_options import PlotOptions
 
     def number(option: str, text: str) -> float:
         try:
@@ -497,7 +498,6 @@ def _result_plotter(path: Path, against: Path | None, options: PlotOptions,
                     movie: str | None) -> Callable[[Path, Path], list[Path]]:
     """How to draw the result file ``path``: a grid run, or particles (with the grid run
     ``against``); a run that did not finish is drawn as far as it got, labelled incomplete."""
-    from .analysis.plotting import plot_result
     from .io.hdf5_access import open_hdf5, plain_value
 
     with open_hdf5(path, swmr=True) as f:
@@ -512,6 +512,7 @@ def _result_plotter(path: Path, against: Path | None, options: PlotOptions,
     if movie is not None:
         from .analysis.movie import write_movie
         return lambda result, outdir: [write_movie(result, Path(movie) if movie else outdir / "density.gif", options)]
+    from .analysis.plotting import plot_result
     return lambda result, outdir: plot_result(result, outdir, allow_incomplete=True, options=options)
 
 

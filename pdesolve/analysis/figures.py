@@ -1,4 +1,4 @@
-"""What every pdesolve figure shares: the plot options, colour scales, density images, axis
+"""What every pdesolve figure shares: the plot options (:mod:`.plot_options`), colour scales, density images, axis
 names, titles and saving.
 
 Figures are built on `matplotlib.figure.Figure` with the Agg canvas directly, so no pyplot
@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from ..io.atomic import STATUS_COMPLETE
 from ..model.grid import AXIS_NAMES, Grid
+from .plot_options import PlotOptions
 
 DENSITY_CMAP = "viridis"
 POTENTIAL_CMAP = "coolwarm"
@@ -28,39 +29,7 @@ LOG_RANGE = 100.0       # panels whose peaks differ by more than this share a lo
 LOG_DECADES = 4         # decades shown below the peak on a log scale
 MAX_ASPECT = 4.0
 TITLE_CHARACTERS_PER_INCH = 11   # of the default 12 pt title font
-SCALES = ("auto", "linear", "log")
-FORMATS = ("png", "pdf", "svg")
-DPI_RANGE = (20, 1200)
 NEURON_AXIS_NAMES = {2: ("z", "c"), 3: ("z₁", "z₂", "c")}
-
-
-@dataclass(frozen=True)
-class PlotOptions:
-    """How figures are drawn and written.
-
-    ``times``: the snapshot times to show (the nearest stored one each; None: chosen evenly);
-    ``scale``: of density values, "auto" (linear, or log when panels' peaks differ by more
-    than LOG_RANGE), "linear" or "log" (LOG_DECADES decades below the top); ``vmax``: the top
-    of the density scale (None: the highest value shown); ``format``, ``dpi``: of the files.
-    """
-
-    times: tuple[float, ...] | None = None
-    scale: str = "auto"
-    vmax: float | None = None
-    format: str = "png"
-    dpi: int = 110
-
-    def __post_init__(self):
-        if self.scale not in SCALES:
-            raise ValueError(f"--scale: {self.scale!r} is not one of {', '.join(SCALES)}")
-        if self.format not in FORMATS:
-            raise ValueError(f"--format: {self.format!r} is not one of {', '.join(FORMATS)}")
-        if not DPI_RANGE[0] <= self.dpi <= DPI_RANGE[1]:
-            raise ValueError(f"--dpi: {self.dpi} is out of range (allowed: {DPI_RANGE[0]} ... {DPI_RANGE[1]})")
-        if self.vmax is not None and not (math.isfinite(self.vmax) and self.vmax > 0):
-            raise ValueError(f"--vmax: {self.vmax:g} is not a positive finite number")
-        if self.times is not None and not all(math.isfinite(t) for t in self.times):
-            raise ValueError("--times: every time must be a finite number")
 
 
 def result_title(attrs: Mapping[str, Any]) -> str | None:

@@ -90,7 +90,7 @@ def test_the_sweep_overhead_study_writes_its_table(tmp_path):
     pytest.importorskip("distributed", reason="the sweep extra is not installed")
     output = tmp_path / "S.md"
     subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "sweep_overhead.py"), "--tasks", "2",
-                    "--cells", "50", "--t-end", "0.05", "--repeats", "1", "--out", str(output)],
+                    "--cells", "50", "--t-end", "0.05", "--repeats", "1", "--pairs", "2", "--out", str(output)],
                    check=True, capture_output=True, timeout=300, cwd=os.path.join(ROOT, "benchmarks"))
     rows = [line for line in output.read_text().splitlines() if line.startswith("| ") and " s |" in line]
     assert len(rows) == 5   # the in-task row is a ratio
@@ -115,3 +115,19 @@ def test_the_jax_benchmark_writes_every_row(tmp_path):
     assert rows[3][1] == "10,000 on 32×32"
     assert all(float(row[2]) > 0 and float(row[3]) > 0 and float(row[4]) > 0 for row in rows)
     assert rows[-1][7].endswith("%") and float(rows[-1][7][:-1]) > 0
+
+
+def test_the_implicit_diffusion_benchmark_writes_both_tables(tmp_path):
+    """``implicit_diffusion.py --quick`` (grids 8× coarser) writes, per problem, the five runs
+    and the implicit floor; the implicit runs with a fixed Δt reach the target."""
+    output = tmp_path / "I.md"
+    subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "implicit_diffusion.py"), "--quick",
+                    "--out", str(output)], check=True, capture_output=True, timeout=300,
+                   cwd=os.path.join(ROOT, "benchmarks"))
+    sections = output.read_text().split("\n## ")[1:]
+    assert len(sections) == 2
+    for section in sections:
+        rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| scheme")]
+        assert [row.split("|")[1].split(",")[0].strip() for row in rows] == ["explicit"] * 2 + ["implicit"] * 3
+        assert all(" s |" in row and "not reached" not in row for row in rows[3:])
+        assert "implicit floor" in section

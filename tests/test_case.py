@@ -108,7 +108,7 @@ def test_defaults_are_filled(tmp_path):
     assert data["time"] == {"t_end": 1.0, "cfl": 0.5, "dt": None, "outputs": 10,
                             "times": None, "max_steps": 10_000_000}
     assert data["scheme"] == {"order": 2, "limiter": "mc", "integrator": "ssprk2",
-                              "splitting": "strang", "backend": "numba"}
+                              "splitting": "strang", "backend": "numba", "diffusion": "explicit"}
     assert data["output"] == {"path": "tiny_run.h5", "save_potential": True, "compression": 4,
                               "checkpoint_steps": 0, "checkpoint_seconds": 300.0, "diagnostics_every": None}
     assert data["particles"] == {"n": 1000, "replicates": 1, "seed": 0, "integrator": "euler",

@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..fv.backends import BACKENDS, backend_unavailable
+from ..fv.backends import BACKENDS, DIFFUSIONS, IMPLICIT_DIFFUSION_BACKENDS, backend_unavailable
 from ..model.grid import AXIS_NAMES
 from ..model.initial import DENSITIES, DENSITY_COMMON
 from ..model.interaction import INTERACTIONS
@@ -121,6 +121,7 @@ class SchemeSpec:
     integrator: str
     splitting: str
     backend: str
+    diffusion: str
 
 
 @dataclass(frozen=True)
@@ -419,6 +420,7 @@ _SCHEME = {
     "splitting": Key(_choice("strang", "lie"), "strang"),
     "backend": Key(lambda value, key, ctx: _installed_backend(_choice(*BACKENDS)(value, key, ctx),
                                                               key, ctx), "numba"),
+    "diffusion": Key(_choice(*DIFFUSIONS), "explicit"),
 }
 
 _OUTPUT = {
@@ -519,4 +521,19 @@ def validate_case_data(data: dict, source: str, *, name: str = "case") -> dict:
                      "times in [0, t_end])", "an expression that is finite and >= 0 for 0 <= t <= t_end")
     for section, keys in (("scheme", _SCHEME), ("output", _OUTPUT), ("particles", _PARTICLES)):
         result[section] = _read_flat(data.get(section, {}), section, keys, ctx)
+    _check_diffusion(result, ctx)
     return result
+
+
+def _check_diffusion(result: dict, ctx: Context) -> None:
+    """scheme.diffusion = "implicit" needs τ > 0 and a backend that has the implicit step."""
+    scheme = result["scheme"]
+    if scheme["diffusion"] != "implicit":
+        return
+    if not result["dynamics"]["tau"] > 0:
+        ctx.fail("scheme.diffusion", "'implicit' steps the diffusion τΔμ and needs dynamics.tau > 0",
+                 "'explicit' when tau = 0")
+    if scheme["backend"] not in IMPLICIT_DIFFUSION_BACKENDS:
+        ctx.fail("scheme.diffusion", f"'implicit' is not available on the {_show(scheme['backend'])} backend",
+                 f"'implicit' with backend = {' or '.join(_show(name) for name in IMPLICIT_DIFFUSION_BACKENDS)}, "
+                 "or 'explicit'")

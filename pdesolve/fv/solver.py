@@ -3,7 +3,9 @@
 One step of size Δt with Strang splitting is R(Δt/2) ∘ T(Δt) ∘ R(Δt/2):
 
 * T: transport ∂t μ = ∇·(μ∇V) + τΔμ by an SSP Runge–Kutta method over the upwind
-  finite-volume operator, V re-evaluated (F + K⋆μ) at every stage;
+  finite-volume operator, V re-evaluated (F + K⋆μ) at every stage; or, with
+  ``scheme.diffusion = "implicit"``, by one backward-Euler Scharfetter–Gummel step with V
+  frozen (:mod:`pdesolve.fv.backends.numba.implicit`), which lifts the limit Δt ≤ h²/(2dτ);
 * R: reaction with U frozen, solved exactly per cell; the reaction (:mod:`pdesolve.model.reactions`)
   gives the rate's shift s and source q, and the step of a reaction that conserves mass is
   rescaled to the initial mass (round-off then cannot accumulate over steps).  A time-dependent
@@ -17,11 +19,16 @@ allocated once, in the constructor.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..model.problem import FINITE_N_COUNT, Problem, Scheme
 from . import diagnostics
 from .backends import make_backend
+
+# Rungs per octave of the implicit diffusion step's Δt (see step_size): at most 9% below cfl / ν.
+IMPLICIT_STEP_RUNGS = 8
 
 # Largest |exponent| of the kept reaction factors exp(−αΔt(F − s₀)) (e^±50 keeps μ e^x
 # normal for μ > 1e-286); beyond it the step centres the exponent on the current Ū.
@@ -52,7 +59,9 @@ def peak_alpha(alpha, transport: bool, scheme: Scheme, t: float, target: float,
 
 def step_size(scheme: Scheme, bound: float, t: float) -> float:
     """The step for the stability rate ``bound`` = ν/Δt: the fixed Δt (StabilityError if it
-    makes ν > 1), else cfl / bound (inf when nothing moves)."""
+    makes ν > 1), else cfl / bound (inf when nothing moves), which the implicit diffusion
+    step rounds down to a power of 2^{1/8} (IMPLICIT_STEP_RUNGS per octave), so that its LU
+    factorisations are reused while Δt stays on one rung."""
     if scheme.dt is not None:
         if scheme.dt * bound > 1.0:
             raise StabilityError(
@@ -61,6 +70,9 @@ def step_size(scheme: Scheme, bound: float, t: float) -> float:
         return scheme.dt
     if bound == 0.0:
         return np.inf
+    if scheme.diffusion == "implicit":
+        rung = math.floor(math.log2(scheme.cfl / bound) * IMPLICIT_STEP_RUNGS)
+        return 2.0 ** (rung / IMPLICIT_STEP_RUNGS)
     return scheme.cfl / bound
 
 
@@ -101,7 +113,7 @@ class Solver:
         self.scheme = scheme
         self.reaction = problem.reaction_model
         self.backend = ops = make_backend(scheme.backend, grid, scheme.order, scheme.theta,
-                                          problem.tau)
+                                          problem.tau, scheme.diffusion)
         self.t = float(t0)
         self.steps = 0
         self._target = np.inf     # where advance() is going: no step bound looks beyond it
@@ -223,7 +235,9 @@ class Solver:
 
         ν ≤ 1 keeps the forward-Euler transport stage positive (Carrillo–Chertock–Huang:
         Δt ≤ h / (2 max|u|) in 1-D); the reaction term bounds the splitting error, with α
-        the peak of α(t) over the step that transport alone would allow.
+        the peak of α(t) over the step that transport alone would allow.  With the implicit
+        diffusion step the τ term is absent (the backend's rate has none), and a fixed Δt is
+        bounded by the reaction term alone: that step is stable and positive for any Δt.
         """
         ops = self.backend
         self._refresh_potential()
@@ -233,7 +247,7 @@ class Solver:
         else:
             transport_bound = ops.transport_rate_bound(self._v, self._speeds)
             self._speeds_current = self.problem.interaction is None
-        if self.problem.transport:
+        if self.problem.transport and not (self.scheme.diffusion == "implicit" and self.scheme.dt):
             bound += transport_bound
         if self.problem.has_reaction:
             shift, _ = self._refresh_reaction_potential()
@@ -281,8 +295,15 @@ class Solver:
 
     # -- operators ---------------------------------------------------------------
     def _transport(self, dt: float) -> None:
-        """μ ← T(Δt) μ by the SSP Runge–Kutta stages of the scheme."""
+        """μ ← T(Δt) μ by the SSP Runge–Kutta stages of the scheme, or by one implicit step
+        with V frozen at the current μ (``scheme.diffusion`` implicit)."""
         if not self.problem.transport:
+            return
+        if self.scheme.diffusion == "implicit":
+            self._refresh_potential()
+            self.backend.implicit_transport(self._mu, self._v, dt, self._stage)
+            self._mu, self._stage = self._stage, self._mu
+            self._v_is_current = self.problem.interaction is None
             return
         base = self._mu
         current = self._mu

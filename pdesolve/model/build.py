@@ -94,6 +94,6 @@ def build_setup(case: Case) -> Setup:
     scheme = Scheme(order=scheme_spec.order, theta=LIMITER_THETA[scheme_spec.limiter],
                     integrator=scheme_spec.integrator, splitting=scheme_spec.splitting,
                     cfl=time_spec.cfl, dt=time_spec.dt, max_steps=time_spec.max_steps,
-                    backend=scheme_spec.backend)
+                    backend=scheme_spec.backend, diffusion=scheme_spec.diffusion)
     return Setup(grid, potential, problem, scheme, mu0, output_times(time_spec),
                  diagnostics_every(case.output, time_spec))

@@ -103,7 +103,11 @@ class Scheme:
     ``integrator`` ssprk2 or ssprk3 for transport; ``splitting`` strang
     (R(Δt/2) T(Δt) R(Δt/2)) or lie (T(Δt) R(Δt)); Δt = cfl / ν with the stability
     number ν of :meth:`pdesolve.fv.solver.Solver.stable_dt`, unless ``dt`` is fixed;
-    ``backend`` names the array backend (:data:`pdesolve.fv.backends.BACKENDS`).
+    ``backend`` names the array backend (:data:`pdesolve.fv.backends.BACKENDS`);
+    ``diffusion`` explicit (τΔμ inside the SSP transport stages, Δt ≤ h²/(2dτ)) or implicit
+    (transport and diffusion together by one backward-Euler Scharfetter–Gummel step with V
+    frozen, :mod:`pdesolve.fv.backends.numba.implicit`: no h² limit, first order in Δt;
+    ``order``, ``theta`` and ``integrator`` then play no part).
     """
 
     order: int = 2
@@ -114,6 +118,7 @@ class Scheme:
     dt: float | None = None
     max_steps: int = 10_000_000
     backend: str = "numba"
+    diffusion: str = "explicit"
 
     def __post_init__(self):
         if self.order not in (1, 2):
@@ -124,6 +129,8 @@ class Scheme:
             raise ValueError("integrator must be ssprk2 or ssprk3")
         if self.splitting not in ("strang", "lie"):
             raise ValueError("splitting must be strang or lie")
+        if self.diffusion not in ("explicit", "implicit"):
+            raise ValueError("diffusion must be explicit or implicit")
         if not 0.0 < self.cfl <= 1.0:
             raise ValueError("cfl must lie in (0, 1]")
         if self.dt is not None and not self.dt > 0:

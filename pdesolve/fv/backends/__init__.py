@@ -80,6 +80,10 @@ class Backend(Protocol):
 
 BACKENDS: dict[str, str] = {"numba": "pdesolve.fv.backends.numba.backend:NumbaBackend",
                             "jax": "pdesolve.fv.backends.jax.backend:JaxBackend"}
+# how the diffusion τΔμ is stepped (``scheme.diffusion``), and the backends that have the
+# implicit step (:mod:`pdesolve.fv.backends.numba.implicit`)
+DIFFUSIONS = ("explicit", "implicit")
+IMPLICIT_DIFFUSION_BACKENDS = ("numba",)
 # the module a backend needs beyond the core install, and the extra that installs it
 BACKEND_REQUIREMENTS: dict[str, tuple[str, str]] = {"jax": ("jax", "pdesolve[jax]")}
 
@@ -94,14 +98,26 @@ def backend_unavailable(name: str) -> str | None:
     return f"the {name} backend needs {module}, which is not installed (pip install '{extra}')"
 
 
-@lru_cache(maxsize=64)
-def make_backend(name: str, grid: Grid, order: int, theta: float, tau: float) -> Backend:
+def make_backend(name: str, grid: Grid, order: int, theta: float, tau: float,
+                 diffusion: str = "explicit") -> Backend:
     """The backend ``name`` bound to ``grid`` and the scheme's fixed choices (cached: a
     backend holds no state a result depends on, so solvers of the same options share one)."""
+    return _cached_backend(name, grid, order, theta, tau, diffusion)
+
+
+@lru_cache(maxsize=64)
+def _cached_backend(name: str, grid: Grid, order: int, theta: float, tau: float, diffusion: str) -> Backend:
+    """make_backend's cache, keyed on every option given positionally (lru_cache tells a
+    keyword or default argument from a positional one)."""
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    if diffusion == "implicit" and name not in IMPLICIT_DIFFUSION_BACKENDS:
+        raise ValueError(f"diffusion = implicit is not available on the {name} backend")
     reason = backend_unavailable(name)
     if reason is not None:
         raise ValueError(reason)
     module, cls = BACKENDS[name].split(":")
-    return getattr(import_module(module), cls)(grid, order, theta, tau)
+    return getattr(import_module(module), cls)(grid, order, theta, tau, diffusion)
+
+
+make_backend.cache_clear = _cached_backend.cache_clear   # e.g. after the installed packages changed

@@ -72,7 +72,9 @@ class JaxBackend(HostScalars):
 
     name = "jax"
 
-    def __init__(self, grid: Grid, order: int, theta: float, tau: float):
+    def __init__(self, grid: Grid, order: int, theta: float, tau: float, diffusion: str = "explicit"):
+        if diffusion != "explicit":   # make_backend refuses first; this guards direct use
+            raise ValueError("the jax backend steps the diffusion explicitly only")
         if jnp.zeros(()).dtype != jnp.float64:
             raise RuntimeError("the jax backend runs in float64, but jax_enable_x64 has been "
                                "switched off in this process")

@@ -61,7 +61,7 @@ class Ensemble:
         self.t = 0.0
         self.steps = 0
         self._target = np.inf
-        backend = make_backend("jax", grid, scheme.order, scheme.theta, problem.tau)
+        backend = make_backend("jax", grid, scheme.order, scheme.theta, problem.tau, scheme.diffusion)
         masses = mu0s.reshape(members, -1).sum(axis=1)
         self._conserved_mass = backend.put(masses)
         self._floor = backend.put(

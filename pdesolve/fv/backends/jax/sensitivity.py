@@ -71,7 +71,7 @@ class Sensitivity:
                              f"shape {grid.shape}")
         self._scheme = scheme
         self._transport = problem.transport
-        backend = make_backend("jax", grid, scheme.order, scheme.theta, problem.tau)
+        backend = make_backend("jax", grid, scheme.order, scheme.theta, problem.tau, scheme.diffusion)
         floored = problem.finite_n is not None
         self._plan, self._arrays = backend.step_plan(
             problem, scheme, SSP_STAGES[scheme.integrator], floored)

@@ -32,7 +32,7 @@ class NumbaBackend(HostScalars):
 
     name = "numba"
 
-    def __init__(self, grid: Grid, order: int, theta: float, tau: float):
+    def __init__(self, grid: Grid, order: int, theta: float, tau: float, diffusion: str = "explicit"):
         self.grid = grid
         self.theta = theta
         self.second_order = order == 2
@@ -48,7 +48,14 @@ class NumbaBackend(HostScalars):
         self.sum_block = grid.size if self.single_thread else rk.BLOCK
         # block sums, added in order by the kernels: ⌈size / BLOCK⌉ rows cover both block lengths
         self._partials = np.empty((-(-grid.size // rk.BLOCK), 3))
-        self.diffusion_rate = 2.0 * tau * float(np.sum(self.inv_h[: grid.ndim] ** 2))
+        # ``diffusion`` implicit: transport and diffusion are one implicit step, which has no
+        # stability limit; the transport CFL still sets the default Δt (accuracy)
+        self.implicit = None
+        if diffusion == "implicit":
+            from .implicit import ImplicitFokkerPlanck   # SciPy's sparse LU, only when used
+            self.implicit = ImplicitFokkerPlanck(grid, tau)
+        self.diffusion_rate = (0.0 if self.implicit is not None
+                               else 2.0 * tau * float(np.sum(self.inv_h[: grid.ndim] ** 2)))
 
     # -- arrays ------------------------------------------------------------------
     def empty(self) -> np.ndarray:
@@ -106,14 +113,22 @@ class NumbaBackend(HostScalars):
         tk.transport_stage(mu, v, base, weight_base, weight_stage, dt, self.shape, self.periodic,
                            self.inv_h, self.theta, self.second_order, self.tau, out)
 
+    def implicit_transport(self, mu: np.ndarray, v: np.ndarray, dt: float, out: np.ndarray) -> None:
+        """out = (I − Δt A(V))⁻¹ μ, the implicit transport–diffusion step (``diffusion`` implicit)."""
+        self.implicit.step(mu, v, dt, out)
+
     def transport_rate(self, mu: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
-        """out = −Σ_a (Φ_{a,i+½} − Φ_{a,i−½}) / h_a, the semi-discrete transport rate."""
+        """out = −Σ_a (Φ_{a,i+½} − Φ_{a,i−½}) / h_a, the semi-discrete transport rate (A(V) μ
+        with the implicit diffusion's fluxes)."""
+        if self.implicit is not None:
+            self.implicit.rate(mu, v, out)
+            return
         tk.transport_rhs(mu, v, self.shape, self.periodic, self.inv_h, self.theta,
                          self.second_order, self.tau, out)
 
     def transport_rate_bound(self, v: np.ndarray, speeds: np.ndarray) -> float:
-        """Σ_a 2 max|u_a| / h_a + 2τ Σ_a 1/h_a², with the face speeds max|u_a| written to
-        ``speeds`` (3 entries)."""
+        """Σ_a 2 max|u_a| / h_a + 2τ Σ_a 1/h_a² (no τ term with the implicit diffusion step),
+        with the face speeds max|u_a| written to ``speeds`` (3 entries)."""
         tk.max_face_speeds(v, self.shape, self.periodic, self.inv_h, speeds)
         return self.speeds_rate_bound(speeds)
 

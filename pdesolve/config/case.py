@@ -526,13 +526,20 @@ def validate_case_data(data: dict, source: str, *, name: str = "case") -> dict:
 
 
 def _check_diffusion(result: dict, ctx: Context) -> None:
-    """scheme.diffusion = "implicit" needs τ > 0 and a backend that has the implicit step."""
+    """scheme.diffusion = "implicit" needs τ > 0, transport, a fixed time.dt and a backend
+    that has the implicit step."""
     scheme = result["scheme"]
     if scheme["diffusion"] != "implicit":
         return
     if not result["dynamics"]["tau"] > 0:
         ctx.fail("scheme.diffusion", "'implicit' steps the diffusion τΔμ and needs dynamics.tau > 0",
                  "'explicit' when tau = 0")
+    if not result["dynamics"]["transport"]:
+        ctx.fail("scheme.diffusion", "'implicit' steps the transport and diffusion, and dynamics.transport = false "
+                 "turns both off", "'explicit' without transport")
+    if result["time"]["dt"] is None:
+        ctx.fail("time.dt", "missing: scheme.diffusion = 'implicit' is stable for any step, so the step is "
+                 "chosen for accuracy, not from time.cfl", "a positive number")
     if scheme["backend"] not in IMPLICIT_DIFFUSION_BACKENDS:
         ctx.fail("scheme.diffusion", f"'implicit' is not available on the {_show(scheme['backend'])} backend",
                  f"'implicit' with backend = {' or '.join(_show(name) for name in IMPLICIT_DIFFUSION_BACKENDS)}, "

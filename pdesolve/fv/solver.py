@@ -69,6 +69,9 @@ def step_size(scheme: Scheme, bound: float, t: float) -> float:
                 f"(stability number {scheme.dt * bound:.3g} > 1) at t = {t:g}")
         return scheme.dt
     if bound == 0.0:
+        if scheme.diffusion == "implicit":
+            raise StabilityError(f"nothing bounds the implicit step at t = {t:g} (no transport speed and "
+                                 "no reaction): give it a fixed dt")
         return np.inf
     if scheme.diffusion == "implicit":
         rung = math.floor(math.log2(scheme.cfl / bound) * IMPLICIT_STEP_RUNGS)
@@ -128,6 +131,7 @@ class Solver:
         self._conserved_mass = ops.total(self._mu)  # invariant of mass-conserving flows
         self._prior = None if problem.prior is None else ops.from_host(problem.prior, copy=False)
         self._stages = SSP_STAGES[scheme.integrator]
+        self._implicit = ops.implicit_stepper() if scheme.diffusion == "implicit" else None
         # n μ_i |cell| / M₀ < FINITE_N_COUNT with M₀ = Σμ₀ |cell|: μ_i < FINITE_N_COUNT Σμ₀ / n
         self._floor = 0.0 if problem.finite_n is None else FINITE_N_COUNT * self._conserved_mass / problem.finite_n
         # a backend that compiles the whole step (JAX) gets it built once, here
@@ -301,7 +305,7 @@ class Solver:
             return
         if self.scheme.diffusion == "implicit":
             self._refresh_potential()
-            self.backend.implicit_transport(self._mu, self._v, dt, self._stage)
+            self._implicit.step(self._mu, self._v, dt, self._stage)
             self._mu, self._stage = self._stage, self._mu
             self._v_is_current = self.problem.interaction is None
             return

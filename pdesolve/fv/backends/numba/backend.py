@@ -113,9 +113,11 @@ class NumbaBackend(HostScalars):
         tk.transport_stage(mu, v, base, weight_base, weight_stage, dt, self.shape, self.periodic,
                            self.inv_h, self.theta, self.second_order, self.tau, out)
 
-    def implicit_transport(self, mu: np.ndarray, v: np.ndarray, dt: float, out: np.ndarray) -> None:
-        """out = (I − Δt A(V))⁻¹ μ, the implicit transport–diffusion step (``diffusion`` implicit)."""
-        self.implicit.step(mu, v, dt, out)
+    def implicit_stepper(self):
+        """A new :class:`~.implicit.ImplicitFokkerPlanck` for one solver (``diffusion``
+        implicit): its ``step(μ, V, Δt, out)`` keeps that solver's LU factorisations, which
+        therefore go with the solver and are never shared by two (the backend is)."""
+        return type(self.implicit)(self.grid, self.tau)
 
     def transport_rate(self, mu: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
         """out = −Σ_a (Φ_{a,i+½} − Φ_{a,i−½}) / h_a, the semi-discrete transport rate (A(V) μ

@@ -41,6 +41,9 @@ class NumbaBackend(HostScalars):
         self.shape = np.array(grid.cells + (1,) * pad, dtype=np.int64)
         self.periodic = np.array(grid.periodic + (False,) * pad)
         self.inv_h = np.array([1.0 / h for h in grid.spacing] + [1.0] * pad)
+        # the kernels of this grid's dimension (each dimension is compiled on its first use)
+        self._stage_kernel = tk.STAGE_KERNELS[tk.kernel_axes(self.shape)]
+        self._rhs_kernel = tk.RHS_KERNELS[tk.kernel_axes(self.shape)]
         self.single_thread = grid.size < PARALLEL_MIN_CELLS
         most = numba.get_num_threads()
         self.thread_chooser = ThreadChooser((1,) if self.single_thread else (most, max(1, most // 2), 1))
@@ -110,7 +113,7 @@ class NumbaBackend(HostScalars):
     def transport_stage(self, mu: np.ndarray, v: np.ndarray, base: np.ndarray, weight_base: float,
                         weight_stage: float, dt: float, out: np.ndarray) -> None:
         """out = a · base + b · (μ − Δt Σ_a (Φ_{a,i+½} − Φ_{a,i−½}) / h_a), one SSP stage."""
-        tk.transport_stage(mu, v, base, weight_base, weight_stage, dt, self.shape, self.periodic,
+        self._stage_kernel(mu, v, base, weight_base, weight_stage, dt, self.shape, self.periodic,
                            self.inv_h, self.theta, self.second_order, self.tau, out)
 
     def implicit_stepper(self):
@@ -125,7 +128,7 @@ class NumbaBackend(HostScalars):
         if self.implicit is not None:
             self.implicit.rate(mu, v, out)
             return
-        tk.transport_rhs(mu, v, self.shape, self.periodic, self.inv_h, self.theta,
+        self._rhs_kernel(mu, v, self.shape, self.periodic, self.inv_h, self.theta,
                          self.second_order, self.tau, out)
 
     def transport_rate_bound(self, v: np.ndarray, speeds: np.ndarray) -> float:

@@ -279,46 +279,27 @@ def chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c, h_a
 
 
 @njit
-def variant_chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
-                             h_a, h_b, h_c, theta, tau, axes, variant):
-    """:func:`chunk_divergence` for a constant ``variant`` and 1, 2 or 3 present axes."""
-    literally(variant)
-    if axes == 3:
-        return chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
-                                h_a, h_b, h_c, theta, tau, 3, variant)
-    if axes == 2:
-        return chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
-                                h_a, h_b, h_c, theta, tau, 2, variant)
-    return chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
-                            h_a, h_b, h_c, theta, tau, 1, variant)
-
-
-@njit
 def any_chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
                          h_a, h_b, h_c, theta, second_order, tau, axes):
-    """:func:`chunk_divergence` for any reconstruction (order 1, θ ∈ [1, 2], θ = 0)."""
+    """:func:`chunk_divergence` for any reconstruction (order 1, θ ∈ [1, 2], θ = 0) and a
+    constant ``axes``."""
+    literally(axes)
     if not second_order:
-        return variant_chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
-                                        h_a, h_b, h_c, theta, tau, axes, FIRST_ORDER)
+        return chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
+                                h_a, h_b, h_c, theta, tau, axes, FIRST_ORDER)
     if theta == 0.0:
-        return variant_chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
-                                        h_a, h_b, h_c, theta, tau, axes, EXTREMUM_LIMITER)
-    return variant_chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
-                                    h_a, h_b, h_c, theta, tau, axes, TVD_LIMITER)
+        return chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
+                                h_a, h_b, h_c, theta, tau, axes, EXTREMUM_LIMITER)
+    return chunk_divergence(mu, v, out, item, chunks, n_a, n_b, n_c, p_a, p_b, p_c,
+                            h_a, h_b, h_c, theta, tau, axes, TVD_LIMITER)
 
 
-@njit(parallel=True, cache=True)
-def transport_stage(mu, v, base, weight_base, weight_stage, dt, shape, periodic, inv_h,
-                    theta, second_order, tau, out):
-    """One SSP Runge–Kutta stage, fused into a single pass over the grid:
-
-        out = a · base + b · (μ − Δt Σ_a (Φ_{a,i+½} − Φ_{a,i−½}) / h_a)
-
-    with a = ``weight_base`` and b = ``weight_stage``.  ``out`` must not alias ``mu``
-    or ``base``.
-    """
-    axes, n_a, n_b, n_c, p_a, p_b, p_c, h_a, h_b, h_c = line_geometry(shape, periodic, inv_h)
-    if axes == 0:  # a single cell: no faces
+@njit(inline="always")
+def stage_on_axes(mu, v, base, weight_base, weight_stage, dt, shape, periodic, inv_h,
+                  theta, second_order, tau, out, axes):
+    """The body of the ``transport_stage_{axes}d`` kernels (``axes`` a constant)."""
+    found, n_a, n_b, n_c, p_a, p_b, p_c, h_a, h_b, h_c = line_geometry(shape, periodic, inv_h)
+    if found == 0:  # a single cell: no faces
         out[0] = weight_base * base[0] + weight_stage * mu[0]
         return
     chunks = (n_c + LINE_CHUNK - 1) // LINE_CHUNK
@@ -333,11 +314,11 @@ def transport_stage(mu, v, base, weight_base, weight_stage, dt, shape, periodic,
             result[j] = weight_base * start[j] + weight_stage * (here[j] - dt * result[j])
 
 
-@njit(parallel=True, cache=True)
-def transport_rhs(mu, v, shape, periodic, inv_h, theta, second_order, tau, out):
-    """out = −Σ_a (Φ_{a,i+½} − Φ_{a,i−½}) / h_a, the semi-discrete transport rate dμ/dt."""
-    axes, n_a, n_b, n_c, p_a, p_b, p_c, h_a, h_b, h_c = line_geometry(shape, periodic, inv_h)
-    if axes == 0:
+@njit(inline="always")
+def rhs_on_axes(mu, v, shape, periodic, inv_h, theta, second_order, tau, out, axes):
+    """The body of the ``transport_rhs_{axes}d`` kernels (``axes`` a constant)."""
+    found, n_a, n_b, n_c, p_a, p_b, p_c, h_a, h_b, h_c = line_geometry(shape, periodic, inv_h)
+    if found == 0:
         out[0] = 0.0
         return
     chunks = (n_c + LINE_CHUNK - 1) // LINE_CHUNK
@@ -347,6 +328,74 @@ def transport_rhs(mu, v, shape, periodic, inv_h, theta, second_order, tau, out):
         result = out[first:stop]
         for j in range(stop - first):
             result[j] = -result[j]
+
+
+# One compiled kernel per grid dimension, so that a run compiles (and caches) the loops of
+# its own dimension only: three reconstructions, not nine (the 1-D kernel also serves a grid
+# of one cell).  Module-level functions, since Numba's disk cache keeps no closure and no
+# literal-argument specialisation.
+@njit(parallel=True, cache=True)
+def transport_stage_1d(mu, v, base, weight_base, weight_stage, dt, shape, periodic, inv_h,
+                       theta, second_order, tau, out):
+    stage_on_axes(mu, v, base, weight_base, weight_stage, dt, shape, periodic, inv_h,
+                  theta, second_order, tau, out, 1)
+
+
+@njit(parallel=True, cache=True)
+def transport_stage_2d(mu, v, base, weight_base, weight_stage, dt, shape, periodic, inv_h,
+                       theta, second_order, tau, out):
+    stage_on_axes(mu, v, base, weight_base, weight_stage, dt, shape, periodic, inv_h,
+                  theta, second_order, tau, out, 2)
+
+
+@njit(parallel=True, cache=True)
+def transport_stage_3d(mu, v, base, weight_base, weight_stage, dt, shape, periodic, inv_h,
+                       theta, second_order, tau, out):
+    stage_on_axes(mu, v, base, weight_base, weight_stage, dt, shape, periodic, inv_h,
+                  theta, second_order, tau, out, 3)
+
+
+@njit(parallel=True, cache=True)
+def transport_rhs_1d(mu, v, shape, periodic, inv_h, theta, second_order, tau, out):
+    rhs_on_axes(mu, v, shape, periodic, inv_h, theta, second_order, tau, out, 1)
+
+
+@njit(parallel=True, cache=True)
+def transport_rhs_2d(mu, v, shape, periodic, inv_h, theta, second_order, tau, out):
+    rhs_on_axes(mu, v, shape, periodic, inv_h, theta, second_order, tau, out, 2)
+
+
+@njit(parallel=True, cache=True)
+def transport_rhs_3d(mu, v, shape, periodic, inv_h, theta, second_order, tau, out):
+    rhs_on_axes(mu, v, shape, periodic, inv_h, theta, second_order, tau, out, 3)
+
+
+STAGE_KERNELS = {1: transport_stage_1d, 2: transport_stage_2d, 3: transport_stage_3d}
+RHS_KERNELS = {1: transport_rhs_1d, 2: transport_rhs_2d, 3: transport_rhs_3d}
+
+
+def kernel_axes(shape) -> int:
+    """The kernel of :data:`STAGE_KERNELS`/:data:`RHS_KERNELS` for the padded 3-entry
+    ``shape``: its number of axes with more than one cell (1 for a single cell)."""
+    return max(1, int(sum(1 for n in shape if n > 1)))
+
+
+def transport_stage(mu, v, base, weight_base, weight_stage, dt, shape, periodic, inv_h,
+                    theta, second_order, tau, out):
+    """One SSP Runge–Kutta stage, fused into a single pass over the grid:
+
+        out = a · base + b · (μ − Δt Σ_a (Φ_{a,i+½} − Φ_{a,i−½}) / h_a)
+
+    with a = ``weight_base`` and b = ``weight_stage``, by the kernel of the grid's
+    dimension.  ``out`` must not alias ``mu`` or ``base``.
+    """
+    STAGE_KERNELS[kernel_axes(shape)](mu, v, base, weight_base, weight_stage, dt, shape, periodic,
+                                      inv_h, theta, second_order, tau, out)
+
+
+def transport_rhs(mu, v, shape, periodic, inv_h, theta, second_order, tau, out):
+    """out = −Σ_a (Φ_{a,i+½} − Φ_{a,i−½}) / h_a, the semi-discrete transport rate dμ/dt."""
+    RHS_KERNELS[kernel_axes(shape)](mu, v, shape, periodic, inv_h, theta, second_order, tau, out)
 
 
 @njit(inline="always")

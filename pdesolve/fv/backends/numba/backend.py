@@ -52,7 +52,7 @@ class NumbaBackend(HostScalars):
         # block sums, added in order by the kernels: ⌈size / BLOCK⌉ rows cover both block lengths
         self._partials = np.empty((-(-grid.size // rk.BLOCK), 3))
         # ``diffusion`` implicit: transport and diffusion are one implicit step, which has no
-        # stability limit; the transport CFL still sets the default Δt (accuracy)
+        # stability limit (so no τ term in the rate bound); this instance only gives the rate
         self.implicit = None
         if diffusion == "implicit":
             from .implicit import ImplicitFokkerPlanck   # SciPy's sparse LU, only when used
@@ -120,7 +120,8 @@ class NumbaBackend(HostScalars):
         """A new :class:`~.implicit.ImplicitFokkerPlanck` for one solver (``diffusion``
         implicit): its ``step(μ, V, Δt, out)`` keeps that solver's LU factorisations, which
         therefore go with the solver and are never shared by two (the backend is)."""
-        return type(self.implicit)(self.grid, self.tau)
+        from .implicit import ImplicitFokkerPlanck
+        return ImplicitFokkerPlanck(self.grid, self.tau)
 
     def transport_rate(self, mu: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
         """out = −Σ_a (Φ_{a,i+½} − Φ_{a,i−½}) / h_a, the semi-discrete transport rate (A(V) μ

@@ -20,11 +20,12 @@ its last and first cells.  The step solves (I − Δt A) μ¹ = μ⁰.  For ever
   same for their implicit upwind scheme).
 
 The step is first order in Δt; B tends to the first-order upwind flux where τ/h ≪ |∇V| and to
-the centred diffusion flux where τ/h ≫ |∇V|.  The sparse LU factorisations (SuperLU) of I − Δt A
-for the last KEPT_FACTORS Δt are kept, by each solver's own instance, while V stays the same (no interaction: V = F), and the solver
-rounds a CFL step down to a power of 2^{1/8} (:func:`pdesolve.fv.solver.step_size`), so such a
-run pays a factorisation when its Δt moves to another rung or a step is shortened to meet an
-output time, and otherwise one pair of triangular solves per step.
+the centred diffusion flux where τ/h ≫ |∇V|.  Each solver's own instance keeps the sparse LU
+factorisations (SuperLU) of I − Δt A for its last KEPT_FACTORS Δt while V stays the same (no
+interaction: V = F), so a run with a fixed Δt factorises once, plus once for a step shortened
+to an output time, and otherwise does one pair of triangular solves per step.  Unlike the
+explicit kernels the step allocates: SuperLU's solve returns a new array, and a new V builds a
+new matrix and factorisation.
 """
 from __future__ import annotations
 

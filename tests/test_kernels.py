@@ -309,3 +309,75 @@ def test_every_sum_is_the_same_for_any_number_of_threads():
     for value in mu:
         plain_mass += value
     assert rk.moment_sums(mu, u, size, partials)[0] == plain_mass
+
+
+def _parallel_kernels(module):
+    from numba.core.registry import CPUDispatcher
+    return {name: value for name, value in vars(module).items()
+            if isinstance(value, CPUDispatcher) and value.targetoptions.get("parallel")}
+
+
+def test_serial_twins_compute_the_parallel_kernels_bit_for_bit():
+    """Every parallel kernel has a serial twin (no parfor, its own cache name); the twins of
+    the transport stage and rate in 1–3 D (each reconstruction, periodic and walled axes), of
+    the face speeds and of every reaction kernel give the parallel kernel's bits."""
+    from pdesolve.fv.backends.numba.serial import serial_kernels
+    serial_tk, serial_rk = serial_kernels(tk), serial_kernels(rk)
+    assert serial_kernels(tk) is serial_tk  # built once per process
+    for module, twins in ((tk, serial_tk), (rk, serial_rk)):
+        names = _parallel_kernels(module)
+        assert len(names) >= 7
+        for name, kernel in names.items():
+            twin = getattr(twins, name)
+            assert not twin.targetoptions.get("parallel") and twin.py_func.__qualname__ == f"{name}_serial"
+            assert twin.py_func.__code__ is kernel.py_func.__code__
+    rng = np.random.default_rng(5)
+    for shape, periodic in (((37, 1, 1), (False,) * 3), ((9, 13, 1), (True, False, False)),
+                            ((5, 6, 7), (False, True, False))):
+        size = int(np.prod(shape))
+        shape_a, periodic_a = np.array(shape, dtype=np.int64), np.array(periodic)
+        inv_h = np.array([3.0, 5.0, 7.0])
+        mu, v, base = rng.random(size), rng.normal(size=size), rng.random(size)
+        axes = tk.kernel_axes(shape_a)
+        for second_order, theta in ((False, 1.0), (True, 2.0), (True, 0.0)):
+            outputs = []
+            for kernels in (tk, serial_tk):
+                stage, rate = np.empty(size), np.empty(size)
+                getattr(kernels, tk.STAGE_KERNELS[axes].__name__)(
+                    mu, v, base, 0.25, 0.75, 1e-3, shape_a, periodic_a, inv_h, theta, second_order, 0.1, stage)
+                getattr(kernels, tk.RHS_KERNELS[axes].__name__)(
+                    mu, v, shape_a, periodic_a, inv_h, theta, second_order, 0.1, rate)
+                speeds = np.empty(3)
+                kernels.max_face_speeds(v, shape_a, periodic_a, inv_h, speeds)
+                outputs.append((stage, rate, speeds))
+            for parallel_out, serial_out in zip(*outputs):
+                assert np.array_equal(parallel_out, serial_out)
+    size = 3 * rk.BLOCK + 17
+    mu, u, prior = rng.random(size), rng.normal(size=size), rng.random(size)
+    partials = np.empty((4, 3))
+
+    def reaction_results(kernels):
+        out = [kernels.moment_sums(mu, u, size, partials), kernels.signed_moment_sums(mu, u, size, partials),
+               kernels.max_rate(mu, u, 0.3)]
+        for kernel, args in ((kernels.exponential_reaction, (u, 0.2, 0.3, partials)),
+                             (kernels.multiply, (np.exp(-u), partials)),
+                             (kernels.reinjection_reaction, (u, prior, 0.2, 0.7, 1.3, 0.05, size, partials)),
+                             (kernels.zero_below, (0.5, partials)), (kernels.scale, (1.7,))):
+            updated = mu.copy()
+            out.append((kernel(updated, *args), updated.tolist()))
+        factors, potential = np.empty(size), np.empty(size)
+        kernels.exponential_factors(u, 0.1, 0.4, factors)
+        kernels.total_potential(u, mu, 0.2, potential)
+        return out + [factors.tolist(), potential.tolist()]
+
+    assert reaction_results(rk) == reaction_results(serial_rk)
+
+
+def test_small_grids_run_the_serial_twins_and_large_ones_the_parallel_kernels():
+    from pdesolve.fv.backends.numba.backend import PARALLEL_MIN_CELLS, NumbaBackend
+    from pdesolve.model.grid import Grid
+    small = NumbaBackend(Grid((0.0,), (1.0,), (PARALLEL_MIN_CELLS - 1,), (False,)), 2, 2.0, 0.0)
+    large = NumbaBackend(Grid((0.0,), (1.0,), (PARALLEL_MIN_CELLS,), (False,)), 2, 2.0, 0.0)
+    assert small._stage_kernel.py_func.__name__ == "transport_stage_1d_serial"
+    assert small._rk.moment_sums.py_func.__name__ == "moment_sums_serial"
+    assert large._stage_kernel is tk.transport_stage_1d and large._rk is rk and large._tk is tk

@@ -18,6 +18,7 @@ from ....model.grid import Grid
 from .. import HostScalars
 from . import reaction as rk
 from . import transport as tk
+from .serial import serial_kernels
 from .threads import ThreadChooser
 
 # Below this many cells a second thread gains nothing, and on a shared machine waiting
@@ -41,10 +42,14 @@ class NumbaBackend(HostScalars):
         self.shape = np.array(grid.cells + (1,) * pad, dtype=np.int64)
         self.periodic = np.array(grid.periodic + (False,) * pad)
         self.inv_h = np.array([1.0 / h for h in grid.spacing] + [1.0] * pad)
-        # the kernels of this grid's dimension (each dimension is compiled on its first use)
-        self._stage_kernel = tk.STAGE_KERNELS[tk.kernel_axes(self.shape)]
-        self._rhs_kernel = tk.RHS_KERNELS[tk.kernel_axes(self.shape)]
         self.single_thread = grid.size < PARALLEL_MIN_CELLS
+        # a grid that runs on one thread calls the serial twins of the parallel kernels
+        self._tk = serial_kernels(tk) if self.single_thread else tk
+        self._rk = serial_kernels(rk) if self.single_thread else rk
+        # the kernels of this grid's dimension (each dimension is compiled on its first use)
+        axes = tk.kernel_axes(self.shape)
+        self._stage_kernel = getattr(self._tk, tk.STAGE_KERNELS[axes].__name__)
+        self._rhs_kernel = getattr(self._tk, tk.RHS_KERNELS[axes].__name__)
         most = numba.get_num_threads()
         self.thread_chooser = ThreadChooser((1,) if self.single_thread else (most, max(1, most // 2), 1))
         # the moment sums' block: one block (the sum in cell order) where one thread runs
@@ -93,12 +98,15 @@ class NumbaBackend(HostScalars):
         small grid); ``timed``: the block is one step, whose time the chooser learns from."""
         previous = numba.get_num_threads()
         count = self.thread_chooser.count()
-        numba.set_num_threads(count)
+        switch = count != previous  # set_num_threads costs microseconds: a small grid's step
+        if switch:
+            numba.set_num_threads(count)
         started = time.perf_counter()
         try:
             yield
         finally:
-            numba.set_num_threads(previous)
+            if switch:
+                numba.set_num_threads(previous)
         if timed:
             self.thread_chooser.record(count, time.perf_counter() - started)
 
@@ -135,7 +143,7 @@ class NumbaBackend(HostScalars):
     def transport_rate_bound(self, v: np.ndarray, speeds: np.ndarray) -> float:
         """Σ_a 2 max|u_a| / h_a + 2τ Σ_a 1/h_a² (no τ term with the implicit diffusion step),
         with the face speeds max|u_a| written to ``speeds`` (3 entries)."""
-        tk.max_face_speeds(v, self.shape, self.periodic, self.inv_h, speeds)
+        self._tk.max_face_speeds(v, self.shape, self.periodic, self.inv_h, speeds)
         return self.speeds_rate_bound(speeds)
 
     def speeds_rate_bound(self, speeds: np.ndarray) -> float:
@@ -145,44 +153,44 @@ class NumbaBackend(HostScalars):
     # -- reaction ----------------------------------------------------------------
     def total_potential(self, v: np.ndarray, mu: np.ndarray, out: np.ndarray) -> None:
         """out = U = V + τ (log μ + 1)."""
-        rk.total_potential(v, mu, self.tau, out)
+        self._rk.total_potential(v, mu, self.tau, out)
 
     def moment_sums(self, mu: np.ndarray, u: np.ndarray) -> tuple[float, float]:
         """(Σ_i μ_i, Σ_i U_i μ_i)."""
-        return rk.moment_sums(mu, u, self.sum_block, self._partials)
+        return self._rk.moment_sums(mu, u, self.sum_block, self._partials)
 
     def signed_moment_sums(self, mu: np.ndarray, u: np.ndarray) -> tuple[float, float, float]:
         """(Σ_i μ_i, Σ_i max(U_i, 0) μ_i, Σ_i max(−U_i, 0) μ_i)."""
-        return rk.signed_moment_sums(mu, u, self.sum_block, self._partials)
+        return self._rk.signed_moment_sums(mu, u, self.sum_block, self._partials)
 
     def max_rate(self, mu: np.ndarray, u: np.ndarray, shift: float) -> float:
         """max over cells with μ > 0 of |U − s|."""
-        return rk.max_rate(mu, u, shift)
+        return self._rk.max_rate(mu, u, shift)
 
     def exponential_reaction(self, mu: np.ndarray, u: np.ndarray, shift: float,
                              rate_dt: float) -> float:
         """μ ← μ exp(−αΔt (U − s)) (``rate_dt`` = αΔt); returns Σ μ after."""
-        return rk.exponential_reaction(mu, u, shift, rate_dt, self._partials)
+        return self._rk.exponential_reaction(mu, u, shift, rate_dt, self._partials)
 
     def reinjection_reaction(self, mu: np.ndarray, u: np.ndarray, prior: np.ndarray, shift: float,
                              source: float, alpha: float, dt: float) -> float:
         """Exact step of dμ/dt = −α(U − s)μ + αqμ_b with U, s, q frozen; returns Σ μ after."""
-        return rk.reinjection_reaction(mu, u, prior, shift, source, alpha, dt, self.sum_block,
+        return self._rk.reinjection_reaction(mu, u, prior, shift, source, alpha, dt, self.sum_block,
                                        self._partials)
 
     def exponential_factors(self, u: np.ndarray, shift: float, rate_dt: float,
                             out: np.ndarray) -> None:
         """out = exp(−αΔt (U − s))."""
-        rk.exponential_factors(u, shift, rate_dt, out)
+        self._rk.exponential_factors(u, shift, rate_dt, out)
 
     def multiply(self, mu: np.ndarray, factors: np.ndarray) -> float:
         """μ ← μ · factors; returns Σ μ after."""
-        return rk.multiply(mu, factors, self._partials)
+        return self._rk.multiply(mu, factors, self._partials)
 
     def zero_below(self, mu: np.ndarray, floor: float) -> float:
         """μ ← 0 where μ < floor; returns Σ μ after."""
-        return rk.zero_below(mu, floor, self._partials)
+        return self._rk.zero_below(mu, floor, self._partials)
 
     def scale(self, mu: np.ndarray, factor: float) -> None:
         """μ ← c μ."""
-        rk.scale(mu, factor)
+        self._rk.scale(mu, factor)
